@@ -1,0 +1,22 @@
+"""Errors a user can hit and fix.
+
+Each carries a message written for the user (one sentence naming the file, key, URL or path and the
+fix) and the process exit code the CLI should use. The CLI turns them into one line in one place;
+this module does not print or exit.
+"""
+
+
+class UserError(Exception):
+    """An error a user can hit and fix; str(e) is one sentence naming the file/key/URL/path and the fix."""
+
+    exit_code: int = 1
+
+
+class ConfigError(UserError):
+    """config.toml, a profile, a -c override or a CLI flag is wrong."""
+
+    exit_code = 2
+
+
+class TurnStopped(Exception):
+    """Ends the current turn early (interrupt, step limit, the user's "deny and stop"); the message says why."""

@@ -1,0 +1,165 @@
+"""How `codex exec` shows the event stream: JSONL on stdout (`--json`), or one plain line per
+step on stderr with the final message alone on stdout.
+
+Renderers only format events; they never change what the session does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TextIO
+
+from agent.protocol import (
+    DISPLAY_ONLY,
+    AgentMessage,
+    ApprovalRequested,
+    CommandExecution,
+    ErrorItem,
+    Event,
+    FileChangeItem,
+    ItemCompleted,
+    ItemStarted,
+    ItemUpdated,
+    Reasoning,
+    Status,
+    TodoList,
+    TurnCompleted,
+    TurnFailed,
+    Warning,
+    event_to_json,
+)
+
+STYLES = {"dim": "2", "bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "magenta": "35"}
+KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
+
+
+def use_color(choice: str, stream: TextIO, env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or env.get("NO_COLOR"):
+        return False
+    return stream.isatty()
+
+
+class JsonRenderer:
+    """`--json`: every event except live deltas, one JSON object per line, nothing else on stdout."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.out, self.err = out, err
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Warning | Status):
+            print(f"{event.type}: {event.message}", file=self.err, flush=True)
+        if isinstance(event, DISPLAY_ONLY):
+            return
+        self.out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def fatal(self, message: str) -> None:
+        self.out.write(json.dumps({"type": "error", "message": message}) + "\n")
+        self.out.flush()
+
+
+class HumanRenderer:
+    """Progress on stderr, one line per step; the turn's final message goes to stdout at the end.
+
+    An agent message is held back until the next event shows whether it was the final one,
+    so the final answer is printed once (stdout) and intermediate ones go to stderr.
+    """
+
+    def __init__(self, color: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.color, self.out, self.err = color, out, err
+        self._held: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, DISPLAY_ONLY) and not isinstance(event, Warning | Status | ApprovalRequested):
+            return
+        if self._held is not None and _starts_a_step(event):
+            self._line("codex", self._held, "magenta")
+            self._held = None
+        match event:
+            case Warning(message=message):
+                self._line("warning", message, "yellow")
+            case Status(message=message):
+                self._line("model", message, "dim")
+            case ApprovalRequested(reason=reason, command=command, paths=paths):
+                target = command or ", ".join(os.path.relpath(p) for p in paths)
+                self._line("approval", f"{target}: {reason}; denied, codex exec cannot ask "
+                           "(choose a policy with -a / -s, e.g. --full-auto)", "yellow")
+            case ItemCompleted(item=AgentMessage(text=text)):
+                self._held = text
+            case ItemStarted(item=item) | ItemUpdated(item=item) | ItemCompleted(item=item):
+                self._item(event, item)
+            case TurnCompleted():
+                self._final(self._held)
+                self._line("done", _usage_line(event), "dim")
+            case TurnFailed(message=message):
+                if self._held:
+                    self._line("codex", self._held, "magenta")
+                self._line("error", message, "red")
+
+    def fatal(self, message: str) -> None:
+        self._line("error", message, "red")
+
+    def header(self, lines: list[tuple[str, str]]) -> None:
+        for label, value in lines:
+            self._line(label, value, "dim")
+
+    def _item(self, event: Event, item: object) -> None:
+        completed = isinstance(event, ItemCompleted)
+        match item:
+            case CommandExecution() if completed:
+                self._line("exec", _command_line(item), "green" if item.status == "completed" else "red")
+            case FileChangeItem() if completed:
+                self._line("patch", _patch_line(item), "green" if item.status == "completed" else "red")
+            case TodoList():
+                marks = "  ".join(f"[{'x' if e.completed else ' '}] {e.text}" for e in item.items)
+                self._line("plan", marks, "cyan")
+            case Reasoning(text=text) if completed:
+                self._line("thinking", text.strip().splitlines()[0] if text.strip() else "", "dim")
+            case ErrorItem(message=message):
+                self._line("error", message, "red")
+
+    def _final(self, text: str | None) -> None:
+        self._held = None
+        if text:
+            self.out.write(text if text.endswith("\n") else text + "\n")
+            self.out.flush()
+
+    def _line(self, label: str, text: str, style: str) -> None:
+        label = f"{label:<8}"
+        if self.color:
+            label = f"\x1b[{STYLES['bold']};{STYLES[style]}m{label}\x1b[0m"
+        print(f"{label} {text}", file=self.err, flush=True)
+
+
+def _starts_a_step(event: Event) -> bool:
+    """True when an agent message held before this event was not the turn's final one."""
+    if isinstance(event, ItemStarted):
+        return True
+    return isinstance(event, ItemCompleted) and not isinstance(event.item, TodoList)
+
+
+def _command_line(item: CommandExecution) -> str:
+    if item.status == "declined":
+        return f"{item.command}  declined: {item.reason}"
+    seconds = (item.duration_ms or 0) / 1000
+    return f"{item.command}  exit {item.exit_code}  {seconds:.1f}s"
+
+
+def _patch_line(item: FileChangeItem) -> str:
+    files = ", ".join(f"{KIND_LETTER[c.kind]} {os.path.relpath(c.path)}" for c in item.changes) or "(no files)"
+    if item.status == "completed":
+        return files
+    return f"{files}  {item.status}: {item.error}"
+
+
+def _usage_line(event: TurnCompleted) -> str:
+    usage = event.usage
+    parts = [f"tokens in {usage.input_tokens} (cached {usage.cached_input_tokens}), out {usage.output_tokens}"]
+    if event.tokens_per_second:
+        parts.append(f"{event.tokens_per_second:.1f} tok/s")
+    parts.append(f"{event.duration_ms / 1000:.1f}s")
+    return " · ".join(parts)

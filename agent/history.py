@@ -1,0 +1,91 @@
+"""The prompt history behind the composer's Up/Down: CODEX_HOME/history.jsonl, shared by every session.
+
+The format is Codex's, so both programs share one file: plain JSON Lines, UTF-8, one prompt per line,
+
+    {"session_id": "<thread id>", "ts": <unix seconds>, "text": "<the prompt>"}
+
+appended oldest first. `[history] persistence = "none"` writes nothing. The file holds everything the user typed,
+so it is created (and kept, when it already exists) with mode 0600, and each prompt is appended with one
+`write` on an O_APPEND descriptor under an exclusive `flock`, so concurrent sessions never interleave lines
+(after a half-written line left by a killed process, the new line starts on a line of its own).
+Reading skips a partial or invalid line instead of failing: a history is a convenience, not a record.
+
+This module does not trim the file (Codex's `history.max_bytes`), de-duplicate prompts or implement the
+composer's navigation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from agent.config import HISTORY_PERSISTENCE
+from agent.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: appends stay unlocked
+    fcntl = None  # type: ignore[assignment]
+
+FILE_NAME = "history.jsonl"
+FILE_MODE = 0o600
+
+
+class PromptHistoryError(UserError):
+    """The history file cannot be written; front ends show it as a warning and carry on."""
+
+
+class PromptHistory:
+    def __init__(self, codex_home: Path, persistence: str = "save-all"):
+        if persistence not in HISTORY_PERSISTENCE:
+            raise ValueError(f"persistence must be one of {', '.join(HISTORY_PERSISTENCE)}, not {persistence!r}")
+        self.path = Path(codex_home) / FILE_NAME
+        self.persistence = persistence
+
+    def append(self, session_id: str, text: str) -> None:
+        """Add one prompt; nothing happens for persistence "none" or a blank prompt."""
+        if self.persistence == "none" or not text.strip():
+            return
+        entry = {"session_id": session_id, "ts": int(time.time()), "text": text}
+        data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+            try:
+                if os.fstat(fd).st_mode & 0o777 != FILE_MODE:
+                    os.fchmod(fd, FILE_MODE)
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # a killed writer's half line: end it first
+                    data = b"\n" + data
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)  # also releases the lock
+        except OSError as exc:
+            raise PromptHistoryError(
+                f"cannot save the prompt to {self.path} ({exc.strerror}); check its permissions, or set "
+                '[history] persistence = "none" in config.toml'
+            ) from None
+
+    def entries(self, limit: int = 1000) -> list[str]:
+        """The last `limit` prompts, oldest first; partial or invalid lines are skipped, a missing file is empty."""
+        if limit <= 0:
+            return []
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return []
+        texts = []
+        for line in data.split(b"\n"):
+            try:
+                entry = json.loads(line)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("text"), str):
+                texts.append(entry["text"])
+        return texts[-limit:]

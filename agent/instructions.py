@@ -1,0 +1,127 @@
+"""AGENTS.md discovery: which instruction files apply to a working directory, and the message they make.
+
+Order, most general first (so deeper files win when they disagree):
+
+1. the global file: `$CODEX_HOME/AGENTS.override.md` if it exists, else `$CODEX_HOME/AGENTS.md`;
+2. one file per directory from the git root (the nearest ancestor holding a `.git` entry; the working
+   directory itself when not in a repository) down to the working directory: `AGENTS.override.md` if
+   it exists, else `AGENTS.md`.
+
+An existing override file always wins, so an empty `AGENTS.override.md` silences that directory's
+`AGENTS.md`. Files whose text is only whitespace are skipped; unreadable files are skipped too.
+
+`max_bytes` (config `project_doc_max_bytes`) budgets the project files only, counted in UTF-8 bytes of
+file content across all of them, as Codex does: the global file is always included whole, a file that
+crosses the budget is cut on a character boundary, later files are dropped, and `truncated` says so.
+`max_bytes = 0` disables project files (the global file is still read).
+
+The message is byte-stable for the same files, so the model's prompt prefix stays cacheable. This module
+does not run git, watch files, or build the system prompt.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+OVERRIDE_FILENAME = "AGENTS.override.md"
+DEFAULT_FILENAME = "AGENTS.md"
+OPEN_TAG = "<user_instructions>"
+CLOSE_TAG = "</user_instructions>"
+
+
+@dataclass(frozen=True)
+class ProjectDocs:
+    """The instruction files that apply and the user-instructions message they make."""
+
+    files: tuple[Path, ...]  # the files actually included, in order
+    text: str  # the user-instructions message body sent to the model ("" if none)
+    truncated: bool
+
+
+def find_repo_root(start: Path) -> Path | None:
+    """The nearest ancestor of start (or start itself) containing a ".git" entry, directory or file."""
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if os.path.lexists(directory / ".git"):
+            return directory
+    return None
+
+
+def discover_agents_files(cwd: Path, codex_home: Path) -> list[Path]:
+    """The candidate files in order: the global one, then one per directory from the repo root to cwd."""
+    global_file = _pick(codex_home)
+    return ([global_file] if global_file else []) + _project_files(cwd, global_file)
+
+
+def load_project_docs(cwd: Path, codex_home: Path, max_bytes: int = 32768) -> ProjectDocs:
+    """Read the AGENTS.md chain for cwd into one user-instructions message (see the module docstring)."""
+    sections: list[tuple[Path, str]] = []
+    global_file = _pick(codex_home)
+    if global_file and (data := _read(global_file)):
+        sections.append((global_file, data.decode("utf-8", errors="replace")))
+    budget, truncated = max(max_bytes, 0), False
+    for path in _project_files(cwd, global_file) if budget else []:
+        data = _read(path)
+        if not data:
+            continue
+        if budget == 0:
+            truncated = True
+            break
+        kept = _cut(data, budget)
+        budget -= len(kept)
+        truncated = truncated or len(kept) < len(data)
+        if kept.strip():
+            sections.append((path, kept.decode("utf-8", errors="replace")))
+    return ProjectDocs(tuple(path for path, _ in sections), render_user_instructions(sections), truncated)
+
+
+def render_user_instructions(sections: list[tuple[Path, str]]) -> str:
+    """Wrap (path, text) sections as the user-instructions message; "" when there are none."""
+    if not sections:
+        return ""
+    body = "\n\n".join(f"# AGENTS.md instructions from {path}\n\n{text.strip()}" for path, text in sections)
+    return f"{OPEN_TAG}\n\n{body}\n\n{CLOSE_TAG}"
+
+
+def _pick(directory: Path) -> Path | None:
+    for name in (OVERRIDE_FILENAME, DEFAULT_FILENAME):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _project_dirs(cwd: Path) -> list[Path]:
+    cwd = cwd.resolve()
+    root = find_repo_root(cwd) or cwd
+    chain = []
+    for directory in (cwd, *cwd.parents):
+        chain.append(directory)
+        if directory == root:
+            break
+    return chain[::-1]
+
+
+def _project_files(cwd: Path, global_file: Path | None) -> list[Path]:
+    found = [_pick(directory) for directory in _project_dirs(cwd)]
+    seen = {global_file.resolve()} if global_file else set()
+    return [path for path in found if path and path.resolve() not in seen]
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, or b"" when it is only whitespace or cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return b""
+    return data if data.strip() else b""
+
+
+def _cut(data: bytes, limit: int) -> bytes:
+    """At most limit bytes of data, never splitting a UTF-8 character."""
+    if len(data) <= limit:
+        return data
+    end = limit
+    while end > 0 and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    return data[:end]

