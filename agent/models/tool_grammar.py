@@ -26,6 +26,7 @@ OPEN, CLOSE = "<tool_call>", "</tool_call>"
 
 CALL_RULES = 'tc-call ::= "<tool_call>\\n" tc-json "\\n</tool_call>"\n'
 TEXT_RULES = "tc-text ::= [^<\\x00] [^\\x00]*\n"
+STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
 
 def calls_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
@@ -103,12 +104,24 @@ def schema_grammar(schema: dict[str, Any]) -> str:
     from agent.models.base import ModelRequestFailed
 
     try:
-        return json_schema_to_gbnf(json.dumps(schema))
+        converted = json_schema_to_gbnf(json.dumps(schema))
     except Exception as e:  # the converter raises bare exceptions of several kinds
         raise ModelRequestFailed(
             f"llama.cpp cannot turn the --output-schema into a grammar ({e}): simplify the schema "
             "(e.g. avoid unsupported keywords) or use an endpoint provider."
         ) from e
+    return strict_strings(converted)
+
+
+def strict_strings(gbnf: str) -> str:
+    """The grammar with JSON strings that hold no raw control characters.
+
+    llama-cpp-python's converter lets a string character be anything but a quote or a backslash, so a
+    model can put a raw newline inside a string, which strict JSON parsers (ours, jq, a CI script) reject.
+    Tool calls keep the loose rule (a patch is many lines; we parse those leniently); a final answer
+    under --output-schema is read by other programs and gets this one.
+    """
+    return "\n".join(STRICT_CHAR_RULE if line.startswith("char ::=") else line for line in gbnf.splitlines())
 
 
 def tools_prompt(tools: Sequence[ToolSpec]) -> str:

@@ -81,6 +81,35 @@ def test_every_reply_is_a_message_or_a_valid_tool_call(client):
     assert calls >= len(PROMPTS) // 2
 
 
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"title": {"type": "string", "maxLength": 40}, "notes": {"type": "string", "maxLength": 120},
+                   "lines": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 3}},
+    "required": ["title", "notes", "lines"],
+    "additionalProperties": False,
+}
+MULTILINE_PROMPTS = [
+    "Write a three-line poem about the sea. Put each line on its own line in notes.",
+    "Give me a shell script with several lines in notes.",
+    "Summarise the files created, one per line.",
+    "Answer with a list of three steps, separated by newlines.",
+]
+
+
+def test_answers_under_an_output_schema_are_strict_json(client):
+    # The final answer of `--output-schema` is read by other programs: no raw control characters in strings,
+    # which llama-cpp-python's own JSON-schema grammar would allow (a CI run once produced a raw newline).
+    for tools in ((), TOOL_SPECS):
+        for prompt in MULTILINE_PROMPTS:
+            request = ModelRequest(base_instructions(), (Message("user", prompt),), tools, 32,
+                                   output_schema=ANSWER_SCHEMA)
+            response = next(item for item in client.stream(request) if isinstance(item, ModelResponse))
+            if response.tool_calls:
+                assert_valid_call(response.tool_calls[0])
+                continue
+            jsonschema.validate(json.loads(response.text), ANSWER_SCHEMA)  # json.loads is strict
+
+
 def test_second_turn_evaluates_only_the_new_tokens(client):
     first = (Message("user", "What is the capital of France?"),)
     answer = reply(client, first, max_tokens=16)
