@@ -361,9 +361,14 @@ def find_theirs(explicit: str | None) -> tuple[Path | None, str]:
 
 def make_ours(argv: list[str], version: str, how: str, wire_api: str, home: Path) -> Cli:
     env = {**os.environ, **GIT_ENV, "CODEX_HOME": str(home), "NO_COLOR": "1", DUMMY_KEY_VAR: "dummy"}
+    # Python caches bytecode unless told not to; these machines set PYTHONDONTWRITEBYTECODE=1 globally, which
+    # would recompile our (editable) package on every start. Run ours as on a user's machine: the warm-up run
+    # writes the cache, the timed runs use it.
+    cached = env.pop("PYTHONDONTWRITEBYTECODE", None) is None
     cli = Cli("ours", argv, version, ["exec", "--json", "--sandbox", "danger-full-access"], OURS_SCRIPT,
               wire_api, home, env)
-    cli.notes.append(f"ours: `{' '.join(argv)}` ({how}); {version}; wire_api = {wire_api}")
+    cli.notes.append(f"ours: `{' '.join(argv)}` ({how}); {version}; wire_api = {wire_api}"
+                     + ("" if cached else "; PYTHONDONTWRITEBYTECODE unset for it, so its bytecode is cached"))
     return cli
 
 

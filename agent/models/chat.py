@@ -56,13 +56,13 @@ class _Accumulator:
     calls: dict[int, dict[str, str]] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
 
-    def add_tool_delta(self, delta: Any) -> None:
-        slot = self.calls.setdefault(delta.index or 0, {"id": "", "name": "", "arguments": ""})
-        if delta.id:
-            slot["id"] = delta.id
-        if delta.function is not None:
-            slot["name"] += delta.function.name or ""
-            slot["arguments"] += delta.function.arguments or ""
+    def add_tool_delta(self, delta: dict[str, Any]) -> None:
+        slot = self.calls.setdefault(delta.get("index") or 0, {"id": "", "name": "", "arguments": ""})
+        if delta.get("id"):
+            slot["id"] = delta["id"]
+        function = delta.get("function") or {}
+        slot["name"] += function.get("name") or ""
+        slot["arguments"] += function.get("arguments") or ""
 
     def response(self) -> ModelResponse:
         calls = tuple(
@@ -71,12 +71,11 @@ class _Accumulator:
         return ModelResponse("".join(self.text), "".join(self.reasoning), calls, self.usage)
 
 
-def usage_from_chat(usage: Any) -> Usage:
-    if usage is None:
+def usage_from_chat(usage: dict[str, Any] | None) -> Usage:
+    if not usage:
         return Usage()
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", 0) or 0
-    return Usage(usage.prompt_tokens or 0, cached, usage.completion_tokens or 0)
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return Usage(usage.get("prompt_tokens") or 0, cached, usage.get("completion_tokens") or 0)
 
 
 class ChatClient(EndpointClient):
@@ -85,11 +84,9 @@ class ChatClient(EndpointClient):
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
         acc = _Accumulator()
         with translated_errors(self.provider, self.model):
-            stream = self._client.chat.completions.create(**self._params(request), stream=True,
-                                                          stream_options={"include_usage": True})
-            with stream:
-                for chunk in stream:
-                    yield from self._absorb(chunk, acc)
+            body = {**self._params(request), "stream_options": {"include_usage": True}}
+            for chunk in self._events("/chat/completions", body):
+                yield from self._absorb(chunk, acc)
             response = acc.response()
             if not response.text and not response.tool_calls:
                 response = self._complete_once(request)
@@ -109,30 +106,28 @@ class ChatClient(EndpointClient):
                                          "json_schema": {"name": "output", "schema": request.output_schema}}
         return params
 
-    def _absorb(self, chunk: Any, acc: _Accumulator) -> Iterator[StreamItem]:
-        if chunk.usage is not None:
-            acc.usage = usage_from_chat(chunk.usage)
-        for choice in chunk.choices or []:
-            delta = choice.delta
-            if delta is None:
-                continue
-            reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+    def _absorb(self, chunk: dict[str, Any], acc: _Accumulator) -> Iterator[StreamItem]:
+        if chunk.get("usage"):
+            acc.usage = usage_from_chat(chunk["usage"])
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")  # vLLM, Ollama, LM Studio
             if reasoning:
                 acc.reasoning.append(reasoning)
                 yield ReasoningChunk(reasoning)
-            if delta.content:
-                acc.text.append(delta.content)
-                yield TextChunk(delta.content)
-            for tool_delta in delta.tool_calls or []:
+            if delta.get("content"):
+                acc.text.append(delta["content"])
+                yield TextChunk(delta["content"])
+            for tool_delta in delta.get("tool_calls") or []:
                 acc.add_tool_delta(tool_delta)
 
     def _complete_once(self, request: ModelRequest) -> ModelResponse:
-        completion = self._client.chat.completions.create(**self._params(request))
-        message = completion.choices[0].message if completion.choices else None
-        if message is None:
-            return ModelResponse(usage=usage_from_chat(completion.usage))
+        completion = self._post("/chat/completions", self._params(request))
+        choices = completion.get("choices") or [{}]
+        message = choices[0].get("message") or {}
         calls = tuple(
-            ToolCall(c.id, c.function.name, c.function.arguments or "{}") for c in message.tool_calls or []
+            ToolCall(c.get("id") or f"call_{i}", (c.get("function") or {}).get("name") or "",
+                     (c.get("function") or {}).get("arguments") or "{}")
+            for i, c in enumerate(message.get("tool_calls") or [])
         )
-        return ModelResponse(message.content or "", "", calls, usage_from_chat(completion.usage))
-
+        return ModelResponse(message.get("content") or "", "", calls, usage_from_chat(completion.get("usage")))

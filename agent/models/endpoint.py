@@ -1,9 +1,16 @@
-"""What the two OpenAI-compatible back ends share: building the SDK client and
-turning SDK errors into one sentence a user can act on.
+"""What the two OpenAI-compatible back ends share: building the SDK client, sending a request,
+and turning SDK errors into one sentence a user can act on.
 
 Retries with backoff on connection errors, 408/409/429 and 5xx are the `openai` SDK's own
 (`max_retries` = the provider's `request_max_retries`); the read timeout is the provider's
 `stream_idle_timeout_ms`, so a stream that stalls that long fails instead of hanging.
+
+Requests go through the SDK's generic `post` with `cast_to=object`: its retries, error types,
+authentication and server-sent-event decoding, but plain dicts instead of its typed models.
+`client.responses` / `client.chat` would import the typed resources and validate every streamed
+event into pydantic models, which costs more than the whole request to a local server (~0.3 s per
+run measured in benchmarks/harness.py), and OpenAI-compatible servers differ in the fields they
+send anyway, so the back ends read what is there.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.config import Config, ProviderInfo
 from agent.errors import UserError
@@ -50,6 +57,22 @@ class EndpointClient:
 
     def describe(self) -> str:
         return f"{self.model} via {self.provider.name} ({self.wire_api}) at {self.provider.base_url}"
+
+    def _events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """POST body with stream=true to path (under base_url); yield each server-sent event's JSON."""
+        import openai
+
+        stream = self._client.post(path, body={**body, "stream": True}, cast_to=object, stream=True,
+                                   stream_cls=openai.Stream[object])
+        with stream:
+            for event in stream:
+                if isinstance(event, dict):
+                    yield event
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST body to path (no streaming) and return the JSON answer."""
+        answer = self._client.post(path, body=body, cast_to=object)
+        return answer if isinstance(answer, dict) else {}
 
 
 def make_openai_client(config: Config) -> openai.OpenAI:

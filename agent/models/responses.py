@@ -49,12 +49,12 @@ def to_response_tools(request: ModelRequest) -> list[dict[str, Any]]:
     ]
 
 
-def usage_from_responses(usage: Any) -> Usage:
-    if usage is None:
+def usage_from_responses(usage: dict[str, Any] | None) -> Usage:
+    if not usage:
         return Usage()
-    cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0) or 0
-    reasoning = getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0) or 0
-    return Usage(usage.input_tokens or 0, cached, usage.output_tokens or 0, reasoning)
+    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0
+    return Usage(usage.get("input_tokens") or 0, cached, usage.get("output_tokens") or 0, reasoning)
 
 
 class ResponsesClient(EndpointClient):
@@ -66,23 +66,23 @@ class ResponsesClient(EndpointClient):
         calls: list[ToolCall] = []
         usage = Usage()
         with translated_errors(self.provider, self.model):
-            stream = self._client.responses.create(**self._params(request), stream=True)
-            with stream:
-                for event in stream:
-                    kind = event.type
-                    if kind == "response.output_text.delta":
-                        text.append(event.delta)
-                        yield TextChunk(event.delta)
-                    elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-                        reasoning.append(event.delta)
-                        yield ReasoningChunk(event.delta)
-                    elif kind == "response.output_item.done" and event.item.type == "function_call":
-                        item = event.item
-                        calls.append(ToolCall(item.call_id, item.name, item.arguments or "{}"))
-                    elif kind == "response.completed":
-                        usage = usage_from_responses(event.response.usage)
-                    elif kind in ("response.failed", "error"):
-                        raise ModelRequestFailed(f"{self.provider.name} failed the response: {_error_text(event)}")
+            for event in self._events("/responses", self._params(request)):
+                kind = event.get("type")
+                delta = event.get("delta") or ""
+                if kind == "response.output_text.delta":
+                    text.append(delta)
+                    yield TextChunk(delta)
+                elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+                    reasoning.append(delta)
+                    yield ReasoningChunk(delta)
+                elif kind == "response.output_item.done" and (item := event.get("item") or {}).get("type") == \
+                        "function_call":
+                    calls.append(ToolCall(item.get("call_id") or item.get("id") or f"call_{len(calls)}",
+                                          item.get("name") or "", item.get("arguments") or "{}"))
+                elif kind == "response.completed":
+                    usage = usage_from_responses((event.get("response") or {}).get("usage"))
+                elif kind in ("response.failed", "error"):
+                    raise ModelRequestFailed(f"{self.provider.name} failed the response: {_error_text(event)}")
         yield ModelResponse("".join(text), "".join(reasoning), tuple(calls), usage)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
@@ -103,7 +103,7 @@ class ResponsesClient(EndpointClient):
         return params
 
 
-def _error_text(event: Any) -> str:
-    response = getattr(event, "response", None)
-    error = getattr(response, "error", None) if response is not None else None
-    return getattr(error, "message", None) or getattr(event, "message", None) or "unknown error"
+def _error_text(event: dict[str, Any]) -> str:
+    error = (event.get("response") or {}).get("error") or event.get("error") or {}
+    message = error.get("message") if isinstance(error, dict) else None
+    return message or event.get("message") or "unknown error"
