@@ -33,10 +33,11 @@ minutes on a quiet 2-core machine with ``--runs 5``; up to ``--patience`` second
      instead of 482).
    * (b3) diagnostic: (b2)'s prompt tokens with the agent's sampling settings but *no* grammar
      (``client.llm.create_completion``): separates "longer prompt" from "grammar".
-   * (b4) diagnostic prototype: (b2) with the grammar checked on the sampled token first and run over the
-     whole vocabulary only when that token is rejected (llama.cpp's ``common_sampler`` approach,
-     ``check_first_generate`` below); a greedy run checks that it yields exactly the tokens of
-     grammar-in-the-chain sampling.
+   * (b4) diagnostic: (b2)'s prompt and grammar through llama-cpp-python's own sampling, which puts the
+     grammar in the sampler chain (a plain ``Llama`` with the agent's threads). The agent's client is a
+     ``CheckFirstLlama`` (``agent/models/grammar_sampler.py``): it checks the grammar on the sampled token
+     first and runs it over the whole vocabulary only when that token is rejected, as llama.cpp's
+     ``common_sampler`` does; a greedy run checks that both give exactly the same tokens.
 
    The agent samples with its own settings (temperature 0.2, repeat_penalty 1.1: penalties, top-k, typical,
    top-p, min-p, temp, dist), while (a) is greedy; that shows in sampling time, not in decode rates.
@@ -56,13 +57,12 @@ during which it exceeded 20% is redone (at most twice); waiting and redoing shar
 
 Findings (2-core VM, llama-cpp-python 0.3.36, quiet machine; last run 2026-11-23, see the printed report):
 
-* Grammar sampling, not decoding, is what makes tool-enabled generation slow: about 12 ms per token on
-  top of an 18-20 ms decode, so end-to-end generation falls to 0.57-0.76 of the no-grammar rate on the same
-  prompt (e.g. 55 -> 32 tok/s). llama-cpp-python puts the grammar sampler into the sampler chain, so
-  llama.cpp matches all 49,152 vocabulary entries against the grammar for every token (about 10-11 ms per
-  pass here, whatever the grammar state). Checking only the sampled token costs about 40 µs and, for these
-  text replies, was never rejected: the prototype (b4) brings sampling to about 0.8 ms per token and
-  end-to-end generation to 1.5x (b2), near the no-grammar rate, with identical greedy output.
+* Grammar sampling was what made tool-enabled generation slow: llama-cpp-python puts the grammar sampler
+  into the sampler chain, so llama.cpp matches all 49,152 vocabulary entries against the grammar for every
+  token (6-11 ms per pass here, whatever the grammar state), on top of an 11-20 ms decode. Checking only the
+  sampled token costs 20-40 µs, and for these replies it was never rejected. The agent now samples that way
+  (``CheckFirstLlama``): 2026-11-23, (b2)/(b4) end-to-end generation 1.56x (87 vs 56 tok/s), sampling 0.46
+  vs 6.9 ms per token, (b2)/(b3) 0.98 (the grammar is almost free), identical greedy output.
 * Without grammar the agent is not slower than raw llama-cpp-python: prompt rates match (0.9-1.1; same
   threads, same decode) and decode is about 1.45x faster because the agent passes ``n_threads=cpu_count``
   where llama-cpp-python defaults to half the cores. Against (a2), same threads, decode was 0.86-0.94:
@@ -427,28 +427,28 @@ class Bench:
                                   repeat_penalty=options.repeat_penalty, stop=prompt.stop)
         return out["sample"]
 
-    def check_first(self, temperature: float | None = None) -> Sample:
-        """(b4): grammar checked on the sampled token first, full-vocabulary pass only on rejection."""
-        from agent.models import tool_grammar
-
-        llm, options = self.client.llm, self.client.options
-        prompt = self.client._prompt(self.request_tools)
-        rules = tool_grammar.grammar_text(self.request_tools.tools)
-        temp = options.temperature if temperature is None else temperature
-        timer = self.timers[id(llm)]
-        with measured(llm, timer, len(prompt.tokens)) as out:
-            out["tokens"], rejected = check_first_generate(llm, prompt.tokens, rules, temp, options.repeat_penalty,
-                                                           MAX_TOKENS, timer)
-            out["kind"] = f"text, {rejected} rejected"
-        return out["sample"]
-
-    def chain_grammar_greedy(self) -> list[int]:
-        """Tokens of grammar-in-the-chain sampling at temperature 0 (to check check_first_generate)."""
+    def grammar_in_chain(self) -> Sample:
+        """(b4): (b2)'s prompt and grammar through llama-cpp-python's own sampling, which puts the grammar in the
+        sampler chain (a plain ``Llama`` with the agent's threads; the agent's is a ``CheckFirstLlama``)."""
         import llama_cpp
 
         from agent.models import tool_grammar
 
-        llm = self.client.llm
+        llm, options = self.raw_threads, self.client.options
+        prompt = self.client._prompt(self.request_tools)
+        grammar = llama_cpp.LlamaGrammar.from_string(tool_grammar.grammar_text(self.request_tools.tools),
+                                                     verbose=False)
+        with measured(llm, self.timers[id(llm)], len(prompt.tokens)) as out:
+            llm.create_completion(prompt.tokens, max_tokens=MAX_TOKENS, temperature=options.temperature,
+                                  repeat_penalty=options.repeat_penalty, stop=prompt.stop, grammar=grammar)
+        return out["sample"]
+
+    def greedy_tokens(self, llm: Any) -> list[int]:
+        """Tokens of (b2)'s request sampled greedily under the grammar by llm (to compare the two samplers)."""
+        import llama_cpp
+
+        from agent.models import tool_grammar
+
         prompt = self.client._prompt(self.request_tools)
         grammar = llama_cpp.LlamaGrammar.from_string(tool_grammar.grammar_text(self.request_tools.tools),
                                                      verbose=False)
@@ -463,82 +463,23 @@ class Bench:
         return tokens
 
 
-def check_first_generate(llm: Any, prompt: list[int], rules: str, temp: float, repeat_penalty: float,
-                         max_tokens: int, timer: SampleTimer) -> tuple[list[int], int]:
-    """Generate under the grammar the way llama.cpp's common_sampler does: sample without the grammar,
-    check only that token against it, and run the grammar over the whole vocabulary only on rejection."""
-    import llama_cpp
-    import numpy as np
-
-    vocab, ctx = llm._model.vocab, llm._ctx.ctx
-    n_vocab = llm.n_vocab()
-    chain = llm._init_sampler(temp=temp, repeat_penalty=repeat_penalty)  # no grammar
-    grammar = llama_cpp.llama_sampler_init_grammar(vocab, rules.encode("utf-8"), b"root")
-    dtype = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
-    assert dtype.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
-    candidates, single = np.zeros(n_vocab, dtype=dtype), np.zeros(1, dtype=dtype)
-    candidates["id"] = np.arange(n_vocab, dtype=np.int32)
-
-    def array(buffer: Any) -> Any:
-        data = buffer.ctypes.data_as(llama_cpp.llama_token_data_p)
-        return llama_cpp.llama_token_data_array(data=data, size=len(buffer), selected=-1, sorted=False)
-
-    def fill() -> Any:
-        candidates["id"] = np.arange(n_vocab, dtype=np.int32)  # samplers may sort the buffer in place
-        candidates["logit"] = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
-        candidates["p"] = 0.0
-        return array(candidates)
-
-    tokens: list[int] = []
-    rejected = 0
-    try:
-        llm.eval(prompt)
-        for _ in range(max_tokens):
-            started = time.perf_counter()
-            full = fill()
-            llama_cpp.llama_sampler_apply(chain.sampler, ctypes.byref(full))
-            token = int(full.data[full.selected].id)
-            single[0] = (token, 1.0, 0.0)
-            one = array(single)
-            llama_cpp.llama_sampler_apply(grammar, ctypes.byref(one))
-            if math.isinf(float(single[0]["logit"])):  # rejected: the slow path over the whole vocabulary
-                rejected += 1
-                full = fill()
-                llama_cpp.llama_sampler_apply(grammar, ctypes.byref(full))
-                llama_cpp.llama_sampler_apply(chain.sampler, ctypes.byref(full))
-                token = int(full.data[full.selected].id)
-            llama_cpp.llama_sampler_accept(grammar, token)
-            llama_cpp.llama_sampler_accept(chain.sampler, token)
-            timer.record(started, time.perf_counter())
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                break
-            tokens.append(token)
-            if len(tokens) < max_tokens:
-                llm.eval([token])
-    finally:
-        llama_cpp.llama_sampler_free(grammar)
-        chain.close()
-    return tokens, rejected
-
-
 def grammar_costs(bench: Bench, runs: int) -> dict[str, float]:
     """Build cost per request, and one grammar pass over all candidates vs over the sampled token only."""
     import llama_cpp
     import numpy as np
 
     from agent.models import tool_grammar
+    from agent.models.grammar_sampler import TOKEN_DATA, token_array
 
     llm = bench.client.llm
     vocab, n_vocab = llm._model.vocab, llm.n_vocab()
-    dtype = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
     costs: dict[str, list[float]] = {"build": [], "full_start": [], "full_text": [], "one": []}
     text_prefix = llm.tokenize(b"Here are the files in", add_bos=False)
 
     def apply_ms(sampler: Any, ids: np.ndarray) -> float:
-        buffer = np.zeros(len(ids), dtype=dtype)
+        buffer = np.zeros(len(ids), dtype=TOKEN_DATA)
         buffer["id"] = ids
-        data = llama_cpp.llama_token_data_array(data=buffer.ctypes.data_as(llama_cpp.llama_token_data_p),
-                                                size=len(ids), selected=-1, sorted=False)
+        data = token_array(buffer)
         started = time.perf_counter()
         llama_cpp.llama_sampler_apply(sampler, ctypes.byref(data))
         return (time.perf_counter() - started) * 1e3
@@ -569,7 +510,8 @@ def bench_throughput(model_path: Path, runs: int, tmp: Path) -> list[str]:
         "b2": ("(b2) agent `stream`, `TOOL_SPECS`, grammar on", lambda: bench.agent(bench.request_tools,
                                                                                     bench.tools_tokens)),
         "b3": ("(b3) (b2)'s prompt, grammar off (diagnostic)", bench.agent_prompt_no_grammar),
-        "b4": ("(b4) (b2), grammar checked on sampled token first (prototype)", bench.check_first),
+        "b4": ("(b4) (b2) with the grammar in the sampler chain (llama-cpp-python's own; diagnostic)",
+               bench.grammar_in_chain),
     }
     for key, (_label, case) in cases.items():  # warm-up: first decodes allocate compute buffers
         log(f"warm-up {key}")
@@ -590,12 +532,12 @@ def bench_throughput(model_path: Path, runs: int, tmp: Path) -> list[str]:
             samples[key].append(sample)
         log(f"throughput run {run + 1}/{runs}: " + ", ".join(
             f"{key} {s[-1].prompt_rate:.0f}/{s[-1].decode_rate:.0f} tok/s" for key, s in samples.items()))
-    log("greedy equivalence check of the prototype")
-    chain_tokens = bench.chain_grammar_greedy()
-    first_tokens = bench.check_first(temperature=0.0).tokens
+    log("greedy equivalence check of the two grammar samplers")
+    chain_tokens = bench.greedy_tokens(bench.raw_threads)
+    first_tokens = bench.greedy_tokens(bench.client.llm)
     costs = grammar_costs(bench, runs)
 
-    threads = {"a": bench.raw, "a2": bench.raw_threads}
+    threads = {"a": bench.raw, "a2": bench.raw_threads, "b4": bench.raw_threads}
     lines = [
         "### 2. Prompt and generation throughput (in-process, KV cache cleared before every run)",
         "",
@@ -641,13 +583,13 @@ def bench_throughput(model_path: Path, runs: int, tmp: Path) -> list[str]:
         ratio_row("b1", "a2", NO_TARGET),
         ratio_row("b2", "a", NO_TARGET),
         ratio_row("b2", "b3", NO_TARGET),
-        ratio_row("b4", "b2", NO_TARGET),
+        ratio_row("b2", "b4", NO_TARGET),
         "",
         f"Grammar cost (llama.cpp grammar sampler, {costs['n_vocab']:.0f}-token vocabulary, medians): "
         f"building it per request {costs['build']:.2f} ms; one pass over all candidates "
         f"{costs['full_start']:.1f} ms at the start of a reply, {costs['full_text']:.1f} ms inside a text reply; "
         f"checking one sampled token {costs['one'] * 1e3:.0f} µs. "
-        f"Prototype (b4) greedy check: {len(first_tokens)} tokens, "
+        f"Greedy check: the agent's check-first sampling gave {len(first_tokens)} tokens, "
         f"{'identical to' if first_tokens == chain_tokens else '**different from**'} grammar-in-the-chain sampling.",
     ]
     return lines

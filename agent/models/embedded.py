@@ -81,12 +81,14 @@ class EmbeddedClient:
     def _load(self, status: Callable[[str], None]) -> Any:
         from llama_cpp import Llama
 
+        from agent.models.grammar_sampler import CheckFirstLlama, probe_supported
+
         size_mb = self.model.size_bytes / 1e6
         self._check_memory()
         status(f"loading {self.model.name} ({size_mb:.0f} MB) from {self.model.path}")
         started = time.monotonic()
         try:
-            llm = Llama(
+            llm = (CheckFirstLlama if probe_supported() else Llama)(
                 model_path=str(self.model.path),
                 n_ctx=self._n_ctx(),
                 n_threads=self.options.n_threads or os.cpu_count() or 2,
