@@ -8,23 +8,17 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from agent.tui.files import Match, fuzzy_filter, list_files
+from agent.tui.screens.list_modal import ListModal
 
 SHOWN = 50
 
 
-class FilePickerScreen(ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-    ]
+class FilePickerScreen(ListModal):
     DEFAULT_CSS = """
     FilePickerScreen { align: center bottom; background: $background 40%; }
     FilePickerScreen > #frame {
@@ -95,13 +89,8 @@ class FilePickerScreen(ModalScreen[str | None]):
         if self._matches:
             self.dismiss(self._matches[event.option_index].path)
 
-    def action_move(self, step: int) -> None:
-        options = self.query_one(OptionList)
-        if self._matches:
-            options.highlighted = ((options.highlighted or 0) + step) % len(self._matches)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def selectable_count(self) -> int:
+        return len(self._matches)
 
 
 def _highlighted(match: Match) -> Text:

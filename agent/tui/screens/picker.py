@@ -13,11 +13,11 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from agent.tui.screens.list_modal import ListModal
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,7 @@ class FreeText:
     text: str
 
 
-class PickerScreen(ModalScreen[Any]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-    ]
+class PickerScreen(ListModal):
     DEFAULT_CSS = """
     PickerScreen { align: center middle; background: $background 60%; }
     PickerScreen > #frame {
@@ -113,11 +108,3 @@ class PickerScreen(ModalScreen[Any]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self._shown[event.option_index].value)
-
-    def action_move(self, step: int) -> None:
-        options = self.query_one(OptionList)
-        if options.option_count:
-            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
