@@ -119,7 +119,7 @@ class Config:
     profile: str | None = None
     shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
     history_persistence: str = "save-all"
-    max_turn_steps: int = 50  # our extension: tool-call steps per turn before the turn stops
+    max_turn_steps: int = 50  # our extension: tool-call steps per turn before the model must answer
     models: Mapping[str, str] = field(default_factory=_empty_map)  # our extension: alias -> gguf path/name
     local_only: bool = False  # our extension: refuse providers whose host is not loopback/private
     local_only_allow_hosts: tuple[str, ...] = ()

@@ -39,6 +39,7 @@ from agent.protocol import (
     ApprovalDecision,
     ApprovalRequested,
     Decision,
+    ErrorItem,
     Event,
     Interrupt,
     ItemCompleted,
@@ -64,6 +65,8 @@ PREAMBLE_TAGS = ("<user_instructions>", "<environment_context>")
 LOOP_REPEATS = 3
 LOOP_NOTICE = ("You have made the same tool call several times in a row with the same result. Stop calling tools "
                "and give your final answer now, based on what you have seen.")
+STEP_LIMIT_NOTICE = ("You have used every tool call this turn allows. Stop calling tools and give your final "
+                     "answer now: what you did, what is left to do, based on what you have seen.")
 INTERRUPTED_OUTPUT = "error: the session ended (killed or closed) before this call finished; it may have run partly"
 
 
@@ -223,15 +226,21 @@ class Session:
                     return self._complete(turn, ctx)
                 self._run_tools(response, ctx)
                 if _repeats_itself(response, turn):
-                    self._append(Message("user", LOOP_NOTICE))
-                    self._sample(turn, structured=True)  # no tools: the model must answer now
-                    return self._complete(turn, ctx)
-            raise TurnStopped(
-                f"the turn stopped after {self.config.max_turn_steps} model steps without a final answer; "
-                f"send a new message to continue, or raise max_turn_steps in {self.config.config_file}"
-            )
+                    return self._answer_now(turn, ctx, LOOP_NOTICE)
+            # An error item, as Codex reports non-fatal problems, so `exec --json` shows it too.
+            self.emit(ItemCompleted(ErrorItem(self._new_item_id(), (
+                f"The turn used all {self.config.max_turn_steps} model steps (max_turn_steps in "
+                f"{self.config.config_file}); asking the model for its final answer."
+            ))))
+            return self._answer_now(turn, ctx, STEP_LIMIT_NOTICE)
         except (UserError, TurnStopped) as e:
             return self._fail(turn, ctx, str(e))
+
+    def _answer_now(self, turn: _TurnState, ctx: router.ToolContext, notice: str) -> TurnResult:
+        """End a turn that would not end by itself: one more request, without tools, so the model must answer."""
+        self._append(Message("user", notice))
+        self._sample(turn, structured=True)
+        return self._complete(turn, ctx)
 
     def _sample(self, turn: _TurnState, structured: bool = False) -> ModelResponse:
         request = self._fit_context(turn, structured)

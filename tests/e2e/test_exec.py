@@ -343,15 +343,20 @@ def test_prompt_from_stdin_and_last_message_file(git_repo: Path, codex_home: Pat
     assert "PROMPT-ON-STDIN" in request_text(model_requests(server)[0])
 
 
-def test_step_limit_fails_the_turn_with_exit_1(git_repo: Path, codex_home: Path, run_codex: RunCodex):
-    script = [Reply(tool_calls=(shell_call("true"),))] * 3
+def test_step_limit_asks_for_a_final_answer_without_tools(git_repo: Path, codex_home: Path, run_codex: RunCodex):
+    script = [Reply(tool_calls=(shell_call("ls"),)), Reply(tool_calls=(shell_call("pwd"),)),
+              Reply(text="I listed the files; pwd is left to check.")]
     with ScriptedServer(script) as server:
         write_provider_config(codex_home, server, extra="max_turn_steps = 2")
         run = run_codex(["exec", "--json", *FULL_ACCESS, "loop"], git_repo)
+        requests = model_requests(server)
 
-    assert run.returncode == 1
-    assert run.events()[-1]["type"] == "turn.failed"
-    assert "max_turn_steps" in run.events()[-1]["error"]["message"]
+    assert run.returncode == 0, run.stderr
+    assert run.events()[-1]["type"] == "turn.completed"
+    assert any("max_turn_steps" in json.dumps(event) for event in run.events())
+    assert len(requests) == 3 and not requests[2].get("tools")  # the last request offers no tools
+    assert "every tool call this turn allows" in request_text(requests[2])
+    assert run.events()[-2]["item"]["text"] == "I listed the files; pwd is left to check."
 
 
 def test_exceeded_context_window_is_reported_not_a_crash(git_repo: Path, codex_home: Path, run_codex: RunCodex):
