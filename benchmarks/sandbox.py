@@ -5,23 +5,27 @@ Run from the repository root (progress on stderr, a Markdown report on stdout)::
 
     python benchmarks/sandbox.py [--runs 21]
 
-1. **Sandbox overhead**: wall time of running ``true`` (a) unsandboxed with ``subprocess.run``, and through
-   ``wrap_command`` + ``subprocess.run`` (b) under ``read-only``, (c) under ``workspace-write`` whose working
-   root is a fresh temporary git repo (so the launcher bind-mounts its ``.git`` read-only), (d) the same with
-   ``network_access = true``. Policies come from ``load_config`` + ``SandboxPolicy.from_config``, as in the
-   agent (so /tmp and $TMPDIR are writable roots too). The timed region is ``wrap_command`` (the policy
-   check included) plus ``subprocess.run`` (fork to reap). Overhead = median(case) - median(a); the target
-   is < 15 ms. Three reference rows split (c)'s time up: (e) ``python -I -S -c "os.execvp('true', ...)"``,
-   the floor of any Python launcher (interpreter start, no confinement); (g) (c) with the launcher run from
-   cached bytecode (a byte-compiled copy in the temp dir, imported by a ``-c`` stub: ``wrap_command`` runs
-   ``sandbox_exec.py`` as a script, which Python compiles on every start); (f) (g) with ``--network
-   --no-namespaces`` (Landlock only, the form used on kernels without user namespaces). So (e - a) is the
-   interpreter, (f - e) the launcher's code with ctypes and Landlock, (g - f) the namespaces and the ``.git``
-   bind mount, (c - g) compiling the launcher. Each round runs every case once, in a rotating order, so the
-   cases share the machine's noise; one untimed round comes first. Before timing, each sandboxed case is
-   checked once (untimed): it must refuse a write to the repo (read-only, and Landlock-only (f), which can keep
-   ``.git`` read-only only by granting nothing on the repo's top level) or allow it, refuse a write into
-   ``.git``, and be in a new network namespace exactly when the policy has no network.
+1. **Sandbox overhead**: wall time of running ``true`` (a) unsandboxed (``Popen`` + ``communicate``), and
+   sandboxed under ``read-only``, ``workspace-write`` whose working root is a fresh temporary git repo (so the
+   launcher bind-mounts its ``.git`` read-only), and the same with ``network_access = true``, each two ways:
+   (h)-(j) the agent's way, ``Launchers.start`` (``agent/safety/launchers.py``: the launcher for the next
+   command is started ahead, right after the previous one, so only confinement and exec are left when a
+   command comes; each case pauses 50 ms untimed first, far less than a model step between two commands) and
+   (b)-(d) one-off, ``wrap_command`` + ``Popen`` (the launcher's interpreter starts with the command, as in
+   ``codex sandbox``). Policies come from ``load_config`` + ``SandboxPolicy.from_config``, as in the agent
+   (so /tmp and $TMPDIR are writable roots too). The timed region includes the policy check. Overhead =
+   median(case) - median(a); the target is < 15 ms. Three reference rows split (c)'s time up: (e)
+   ``python -I -S -c "os.execvp('true', ...)"``, the floor of any Python launcher (interpreter start, no
+   confinement); (g) (c) with the launcher run from cached bytecode (a byte-compiled copy in the temp dir,
+   imported by a ``-c`` stub); (f) (g) with ``--network --no-namespaces`` (Landlock only, the form used on
+   kernels without user namespaces). So (e - a) is the interpreter, (f - e) the launcher's code with
+   ``_ctypes`` and Landlock, (g - f) the namespaces and the ``.git`` bind mount, (c - g) what is left of
+   compiling (``wrap_command`` runs bytecode compiled once per process). Each round runs every case once, in
+   a rotating order, so the cases share the machine's noise; one untimed round comes first. Before timing,
+   each sandboxed case is checked once (untimed): it must refuse a write to the repo (read-only, and
+   Landlock-only (f), which can keep ``.git`` read-only only by granting nothing on the repo's top level) or
+   allow it, refuse a write into ``.git``, and be in a new network namespace exactly when the policy has no
+   network.
 2. **Known-safe classifier**: ``is_known_safe`` over a 200-command batch built from 40 distinct examples
    (direct argv and ``bash -lc`` scripts, half of each safe) with a number varied in each of 5 copies; total
    and per-command time, median of ``--runs`` batches after one untimed batch, split into direct argv and
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.util
 import json
 import os
@@ -55,12 +60,14 @@ import machine  # benchmarks/machine.py (scripts run as `python benchmarks/NAME.
 
 from agent.config import Overrides, load_config
 from agent.safety import sandbox
+from agent.safety.launchers import Launchers
 from agent.safety.sandbox import LAUNCHER, SandboxPolicy, SandboxUnavailable, check_available, describe, wrap_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNS = 500
 MAX_FRESH_RUNS = 11  # fresh interpreters for the first-call rows (each costs the import of tree-sitter)
 TARGET_MS = 15.0
+SPARE_READY_S = 0.05  # untimed pause before a command started from a launcher started ahead
 RUN_TIMEOUT_S = 10.0
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
@@ -132,12 +139,16 @@ class BenchmarkError(Exception):
 # --------------------------------------------------------------------------------------------- sandbox cases
 
 
+Launch = Callable[[], "subprocess.Popen[bytes]"]
+
+
 @dataclass
 class Case:
     key: str
     label: str
-    make_argv: Callable[[], list[str]]  # called inside the timed region (wrap_command for sandboxed cases)
+    launch: Launch  # starts `true`; called inside the timed region (wrap_command or Launchers.start included)
     reference: bool = False
+    ahead: bool = False  # started from a launcher started ahead: give it a moment (untimed) to be ready
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
 
@@ -147,22 +158,27 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=RUN_TIMEOUT_S,
-                          check=False)
+def popen(argv: Sequence[str], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
 
 
-def time_case(case: Case, cwd: Path, record: bool) -> None:
-    """One run of case: wrap (if sandboxed) and run `true`; wall and CPU (of the reaped child tree)."""
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+    return process.returncode, output.decode(errors="replace")
+
+
+def time_case(case: Case, record: bool) -> None:
+    """One run of case: start `true` (sandboxed or not) and reap it; wall and CPU (of the reaped child tree)."""
+    if case.ahead:
+        time.sleep(SPARE_READY_S)  # the model's turn between two commands takes far longer than this
     cpu_before = _children_cpu()
     start = time.perf_counter()
-    argv = case.make_argv()
-    result = run_once(argv, cwd)
+    status, output = finish(case.launch())
     wall = time.perf_counter() - start
     cpu = _children_cpu() - cpu_before
-    if result.returncode != 0:
-        raise BenchmarkError(f"{case.label}: exit status {result.returncode} for {' '.join(argv)}; "
-                             f"stderr: {result.stderr.decode(errors='replace')[-1000:]!r}")
+    if status != 0:
+        raise BenchmarkError(f"{case.label}: exit status {status}; output: {output[-1000:]!r}")
     if record:
         case.walls.append(wall)
         case.cpus.append(cpu)
@@ -188,21 +204,19 @@ CHECK_SCRIPT = (
 )
 
 
-def check_confinement(label: str, argv_of: Callable[[list[str]], list[str]], repo: Path, repo_writable: bool,
-                      network: bool) -> None:
+def check_confinement(label: str, launch: Callable[[list[str]], subprocess.Popen[bytes]], repo: Path,
+                      repo_writable: bool, network: bool) -> None:
     """The sandbox really confines (untimed): writes to repo and .git, and the network namespace."""
-    argv = argv_of(["sh", "-c", CHECK_SCRIPT, "sh", str(repo)])
-    result = run_once(argv, repo)
-    seen = dict(line.split("=", 1) for line in result.stdout.decode(errors="replace").split() if "=" in line)
+    status, output = finish(launch(["sh", "-c", CHECK_SCRIPT, "sh", str(repo)]))
+    seen = dict(line.split("=", 1) for line in output.split() if "=" in line)
     own_net = os.readlink("/proc/self/ns/net")
     want = {"repo": "1" if repo_writable else "0", "git": "0"}
     problems = [f"{key}={seen.get(key)} (want {value})" for key, value in want.items() if seen.get(key) != value]
     if (seen.get("net") == own_net) != network:
         problems.append(f"network namespace {seen.get('net')} vs ours {own_net} (network={network})")
-    if result.returncode != 0 or problems:
+    if status != 0 or problems:
         raise BenchmarkError(f"{label}: the sandbox does not confine as the policy says: "
-                             f"{'; '.join(problems) or 'exit ' + str(result.returncode)}; "
-                             f"stderr {result.stderr.decode(errors='replace')[-500:]!r}")
+                             f"{'; '.join(problems) or 'exit ' + str(status)}; output {output[-500:]!r}")
 
 
 def cached_launcher(work: Path) -> list[str]:
@@ -216,8 +230,9 @@ def cached_launcher(work: Path) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", stub]
 
 
-def sandbox_cases(repo: Path, work: Path, notes: list[str]) -> list[Case]:
-    """The cases (a)-(g) that this kernel can run; the others become notes."""
+def sandbox_cases(repo: Path, work: Path, notes: list[str], pools: list[Launchers]) -> list[Case]:
+    """The cases (a)-(j) that this kernel can run; the others become notes. Each started-ahead case gets its own
+    Launchers (added to pools, for the caller to close): one keeps a spare for one policy, as in a session."""
     env = {**os.environ, "CODEX_HOME": str(work / "codex-home")}
 
     def policy(mode: str, network: bool) -> SandboxPolicy:
@@ -225,59 +240,71 @@ def sandbox_cases(repo: Path, work: Path, notes: list[str]) -> list[Case]:
         config = load_config(Overrides(cwd=repo, sandbox_mode=mode, config_overrides=overrides), env=env)
         return SandboxPolicy.from_config(config, env)
 
+    def wrapped(pol: SandboxPolicy) -> Callable[[list[str]], subprocess.Popen[bytes]]:
+        return lambda argv: popen(wrap_command(argv, pol), repo)
+
+    def ahead(pol: SandboxPolicy) -> Callable[[list[str]], subprocess.Popen[bytes]]:
+        pools.append(Launchers())
+        return functools.partial(pools[-1].start, pol, cwd=repo, env=env)
+
     true = ["true"]
-    cases = [Case("a", "(a) unsandboxed: `subprocess.run(['true'])`", lambda: list(true))]
-    specs = [("b", "read-only", False, False), ("c", "workspace-write", False, True),
-             ("d", "workspace-write", True, True)]
+    cases = [Case("a", "(a) unsandboxed: `subprocess.run(['true'])`", lambda: popen(true, repo))]
+    specs = [("b", "h", "read-only", False, False), ("c", "i", "workspace-write", False, True),
+             ("d", "j", "workspace-write", True, True)]
     policies: dict[str, SandboxPolicy] = {}
-    for key, mode, network, writable in specs:
+    for key, agent_key, mode, network, writable in specs:
         pol = policy(mode, network)
-        label = f"({key}) {mode}" + (" + network_access" if network else "") + ": `wrap_command` + run"
+        name = mode + (" + network_access" if network else "")
         try:
             check_available(pol)
         except SandboxUnavailable as exc:
-            notes.append(f"{label} skipped: {exc}")
+            notes.append(f"({key}), ({agent_key}) {name} skipped: {exc}")
             continue
-        check_confinement(label, lambda argv, pol=pol: wrap_command(argv, pol), repo, writable, network)
+        for case_key, label, launch_of, started_ahead in (
+            (agent_key, f"({agent_key}) {name}: the agent's way, `Launchers.start` (launcher started ahead)",
+             ahead(pol), True),
+            (key, f"({key}) {name}: `wrap_command` + run (one-off, as `codex sandbox`)", wrapped(pol), False),
+        ):
+            check_confinement(label, launch_of, repo, writable, network)
+            cases.append(Case(case_key, label, lambda launch_of=launch_of: launch_of(true), ahead=started_ahead))
         notes.append(f"({key}) policy: {describe(pol)}; launcher argv: `{' '.join(wrap_command(true, pol))}`")
-        cases.append(Case(key, label, lambda pol=pol: wrap_command(true, pol)))
         policies[key] = pol
     floor = [sys.executable, "-I", "-S", "-c", "import os; os.execvp('true', ['true'])"]
     cases.append(Case("e", "(e) reference: `python -I -S -c` exec `true` (interpreter start, no launcher)",
-                      lambda: list(floor), reference=True))
+                      lambda: popen(floor, repo), reference=True))
     if "c" not in policies:
         return cases
     cached = cached_launcher(work)
-    launcher = sandbox._launcher()  # the launcher wrap_command uses (compiled once per process)
+    launcher = sandbox.launcher()  # the launcher wrap_command uses (compiled once per process)
 
     def from_cache(argv: list[str], extra: Sequence[str] = ()) -> list[str]:
-        wrapped = wrap_command(argv, policies["c"])
-        if wrapped[: len(launcher)] != launcher:
-            raise BenchmarkError(f"wrap_command no longer starts with {' '.join(launcher)}: {' '.join(wrapped)}")
-        flags = wrapped[len(launcher) : wrapped.index("--")]
+        wrapped_argv = wrap_command(argv, policies["c"])
+        if wrapped_argv[: len(launcher)] != launcher:
+            raise BenchmarkError(f"wrap_command no longer starts with {' '.join(launcher)}: {' '.join(wrapped_argv)}")
+        flags = wrapped_argv[len(launcher) : wrapped_argv.index("--")]
         return [*cached, *flags, *extra, "--", *argv]
 
     landlock_only = ("--network", "--no-namespaces")
     # Landlock alone cannot make .git read-only inside a writable root except by granting nothing on the root
     # itself (see sandbox_exec.py), so (f) refuses new top-level entries in the repo.
-    check_confinement("(f)", lambda argv: from_cache(argv, landlock_only), repo, False, True)
-    check_confinement("(g)", from_cache, repo, True, False)
+    check_confinement("(f)", lambda argv: popen(from_cache(argv, landlock_only), repo), repo, False, True)
+    check_confinement("(g)", lambda argv: popen(from_cache(argv), repo), repo, True, False)
     f_argv, g_argv = from_cache(true, landlock_only), from_cache(true)
     cases.append(Case("f", "(f) reference: (c)'s launcher from cached bytecode, Landlock only "
-                      "(`--network --no-namespaces`)", lambda: list(f_argv), reference=True))
+                      "(`--network --no-namespaces`)", lambda: popen(f_argv, repo), reference=True))
     cases.append(Case("g", "(g) reference: (c) with the launcher run from cached bytecode (`-c` stub + import)",
-                      lambda: list(g_argv), reference=True))
+                      lambda: popen(g_argv, repo), reference=True))
     notes.append(f"(f)/(g) run a byte-compiled copy of sandbox_exec.py: `{' '.join(g_argv[:4])} \"{cached[4]}\" ...`")
     return cases
 
 
-def run_sandbox_rounds(cases: list[Case], runs: int, repo: Path) -> None:
+def run_sandbox_rounds(cases: list[Case], runs: int) -> None:
     for case in cases:  # untimed warm-up round (also fills namespace_error's cache)
-        time_case(case, repo, record=False)
+        time_case(case, record=False)
     for round_index in range(runs):
         shift = round_index % len(cases)
         for case in cases[shift:] + cases[:shift]:
-            time_case(case, repo, record=True)
+            time_case(case, record=True)
         if (round_index + 1) % 5 == 0 or round_index + 1 == runs:
             print(f"  sandbox round {round_index + 1}/{runs}", file=sys.stderr, flush=True)
 
@@ -418,17 +445,24 @@ def benchmark(args: argparse.Namespace, work: Path) -> str:
         raise BenchmarkError(f"the sandbox is Linux-only and this is {sys.platform}")
     repo = work / "repo"
     notes.append(f"working root: {make_git_repo(repo)}, under {work}")
-    cases = sandbox_cases(repo, work, notes)
-    print(f"sandbox: {args.runs} rounds of {len(cases)} cases", file=sys.stderr, flush=True)
-    run_sandbox_rounds(cases, args.runs, repo)
+    pools: list[Launchers] = []
+    try:
+        cases = sandbox_cases(repo, work, notes, pools)
+        print(f"sandbox: {args.runs} rounds of {len(cases)} cases", file=sys.stderr, flush=True)
+        run_sandbox_rounds(cases, args.runs)
+    finally:
+        for pool in pools:
+            pool.close()
     lines = sandbox_report(cases)
     lines += [""] + classifier_benchmark(args.runs, notes)
     busy_after = machine.background_busy()
     noisy = any(value is not None and value >= 0.1 for value in (busy_before, busy_after))
     notes.append(f"CPU used by other work in 1 s samples before/after: {machine.busy_text(busy_before)} / "
                  f"{machine.busy_text(busy_after)} of all CPUs" + (" - the machine was busy, times are noisy" * noisy))
-    notes.append("wall: `time.perf_counter` around `wrap_command` + `subprocess.run` (stdout/stderr piped); CPU: "
-                 "RUSAGE_CHILDREN user+sys delta of the run (the launcher, its helper and `true`)")
+    notes.append("wall: `time.perf_counter` around starting `true` (`wrap_command` + `Popen`, or `Launchers.start`) "
+                 "and `communicate` (output piped); CPU: RUSAGE_CHILDREN user+sys delta of the run (the launcher, "
+                 "its helper and `true`; for (h)-(j) also the next spare's start). (h)-(j) pause "
+                 f"{SPARE_READY_S * 1000:.0f} ms (untimed) before each run, far less than a model step takes")
     return "\n".join([*lines, "", "Notes:", *(f"- {note}" for note in notes)])
 
 

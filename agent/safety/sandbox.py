@@ -105,7 +105,7 @@ def namespace_error() -> str:
         return "namespaces are Linux-only"
     try:
         result = subprocess.run(
-            [*_launcher(), "--probe"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+            [*launcher(), "--probe"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"the namespace probe did not run: {exc}"
@@ -148,16 +148,21 @@ def wrap_command(argv: Sequence[str], policy: SandboxPolicy) -> list[str]:
     if policy.mode == "danger-full-access":
         return list(argv)
     check_available(policy)
-    wrapped = _launcher()
+    return [*launcher(), *policy_args(policy), "--", *argv]
+
+
+def policy_args(policy: SandboxPolicy) -> list[str]:
+    """The launcher's options for policy (what comes before `--` and the command)."""
+    args: list[str] = []
     for root in policy.writable_roots:
-        wrapped += ["--write", str(root)]
+        args += ["--write", str(root)]
     for path in policy.read_only_subpaths:
-        wrapped += ["--read-only", str(path)]
+        args += ["--read-only", str(path)]
     if policy.network:
-        wrapped.append("--network")
+        args.append("--network")
         if namespace_error():
-            wrapped.append("--no-namespaces")
-    return [*wrapped, "--", *argv]
+            args.append("--no-namespaces")
+    return args
 
 
 def describe(policy: SandboxPolicy) -> str:
@@ -194,8 +199,9 @@ def run_sandbox_command(config: Config, argv: Sequence[str]) -> int:
     return 128 - status if status < 0 else status
 
 
-def _launcher() -> list[str]:
-    return list(_compiled_launcher())  # a fresh list: callers append the policy to it
+def launcher() -> list[str]:
+    """The interpreter and the launcher script, to which the policy's arguments are appended."""
+    return list(_compiled_launcher())
 
 
 @functools.cache

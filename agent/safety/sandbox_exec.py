@@ -4,6 +4,13 @@
 
     python -I -S sandbox_exec.py [--write PATH]... [--read-only PATH]... [--network] [--no-namespaces] -- CMD ARG...
     python -I -S sandbox_exec.py --probe     # try the namespace setup; print "ok" or the reason, exit 0 or 1
+    python -I -S sandbox_exec.py --await FD  # started ahead of need: wait for the rest on pipe FD
+
+With --await (agent.safety.launchers), the process starts before its command is known, so the
+interpreter's start-up is off the command's critical path. It then reads one `marshal`-ed tuple
+(the arguments above, the working directory, the environment) from FD until end of file, and carries
+on as if started with those arguments in that directory with that environment. End of file with
+nothing read means "not needed": it exits 0 without a word.
 
 It confines itself and then `execvp`s CMD, so the command, and every process it starts, inherits the
 confinement; the parent only runs an ordinary argv (no Python between fork and exec in a threaded
@@ -41,7 +48,6 @@ startup time is the sandbox's overhead.
 from __future__ import annotations
 
 import os
-import stat
 import sys
 
 # Syscall numbers of the unified table every Linux architecture but alpha uses for new syscalls.
@@ -101,6 +107,7 @@ MS_SLAVE = 1 << 19
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 ST_RELATIME = 4096
+S_IFMT, S_IFDIR = 0o170000, 0o040000
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 1
@@ -172,26 +179,49 @@ def probe() -> str:
 
 
 class _Libc:
-    """libc through ctypes (imported here, so importing this module stays cheap). Integer arguments are
-    passed as C longs: right for the int, long and size arguments of these calls on Linux's ILP32 and
-    LP64 ABIs, where they travel in registers and variadic arguments travel like fixed ones."""
+    """libc through `_ctypes`, the C half of ctypes: importing `ctypes` itself costs ~3 ms, a fifth of the
+    launcher's whole budget. Integer arguments are passed as C longs: right for the int, long and size
+    arguments of these calls on Linux's ILP32 and LP64 ABIs, where they travel in registers and variadic
+    arguments travel like fixed ones. Results are C ints, except syscall's, a long."""
 
     def __init__(self) -> None:
-        import ctypes
+        import _ctypes
 
-        self._ctypes = ctypes
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self._libc.syscall.restype = ctypes.c_long
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class CLong(_ctypes._SimpleCData):
+            _type_ = "l"
+
+        flags = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+
+        class IntFunction(_ctypes.CFuncPtr):  # the metaclass wants _flags_ in each class's own body
+            _flags_ = flags
+            _restype_ = CInt
+
+        class LongFunction(_ctypes.CFuncPtr):
+            _flags_ = flags
+            _restype_ = CLong
+
+        class Process:  # what CFuncPtr((name, library)) reads: the dlopen handle, here of the process itself
+            _handle = _ctypes.dlopen(None)
+
+        self._long = CLong
+        self._functions = {
+            name: (LongFunction if name == "syscall" else IntFunction)((name, Process))
+            for name in ("syscall", "unshare", "mount", "prctl")
+        }
+        self._get_errno = _ctypes.get_errno
 
     def raw(self, function: str, *args: int | bytes | None) -> int:
-        converted = [self._ctypes.c_long(arg) if isinstance(arg, int) else arg for arg in args]
-        return int(getattr(self._libc, function)(*converted))
+        converted = [self._long(arg) if isinstance(arg, int) else arg for arg in args]
+        return int(self._functions[function](*converted))
 
     def call(self, step: str, function: str, *args: int | bytes | None) -> int:
         """raw(), raising SetupError naming the step and errno when the result is negative."""
         result = self.raw(function, *args)
         if result < 0:
-            raise SetupError(f"{step} failed: {os.strerror(self._ctypes.get_errno())}")
+            raise SetupError(f"{step} failed: {os.strerror(self._get_errno())}")
         return result
 
 
@@ -338,7 +368,7 @@ def _grant(libc: _Libc, ruleset: int, rights: int, path: str) -> None:
     except OSError:
         return
     try:
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        if os.fstat(fd).st_mode & S_IFMT != S_IFDIR:  # the stat module would cost an import
             rights &= FILE_RIGHTS
         # struct landlock_path_beneath_attr (packed): __u64 allowed_access; __s32 parent_fd
         rule = rights.to_bytes(8, sys.byteorder) + fd.to_bytes(4, sys.byteorder, signed=True)
@@ -384,12 +414,35 @@ def _fail(message: str, status: int = SETUP_FAILED):
     os._exit(status)
 
 
+def _await_command(fd: int) -> tuple[list[str], dict[str, str]]:
+    """The arguments and environment sent on fd (see --await); enters the working directory sent."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    if not chunks:
+        os._exit(0)
+    import marshal  # built in: no file to find or load
+
+    try:
+        args, cwd, env = marshal.loads(b"".join(chunks))
+        os.chdir(cwd)
+    except OSError as exc:
+        _fail(f"cannot enter the working directory: {exc.strerror}", 126)
+    except (EOFError, ValueError, TypeError):
+        _fail("the command sent on the --await pipe is malformed", 2)
+    return args, env
+
+
 def main(args: list[str]) -> None:
     if args == ["--probe"]:
         reason = probe()
         sys.stdout.write((reason or "ok") + "\n")
         sys.stdout.flush()
         os._exit(1 if reason else 0)
+    env = None
+    if len(args) == 2 and args[0] == "--await" and args[1].isdigit():
+        args, env = _await_command(int(args[1]))
     try:
         writable, read_only, network, namespaces, command = _parse(args)
     except ValueError as exc:
@@ -404,7 +457,9 @@ def main(args: list[str]) -> None:
         if hasattr(_signal, name):
             _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
     try:
-        os.execvp(command[0], command)
+        if env is None:
+            os.execvp(command[0], command)
+        os.execvpe(command[0], command, env)  # searches env's PATH
     except FileNotFoundError:
         _fail(f"{command[0]}: command not found", 127)
     except OSError as exc:

@@ -8,11 +8,12 @@ failure that looks like the sandbox's doing may be retried unsandboxed after app
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from agent.errors import TurnStopped, UserError
 from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
-from agent.safety import approval, commands, sandbox
+from agent.safety import approval, commands, launchers, sandbox
 from agent.tools import apply_patch, shell
 from agent.tools.router import ToolContext, ToolError, finish
 
@@ -77,7 +78,7 @@ def _ask(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, re
 
 def _run(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, workdir, sandboxed: bool):
     """The command's result, or the tool output when the sandbox cannot be set up."""
-    argv = list(params.command)
+    spawn = shell.popen
     if sandboxed:
         policy = sandbox.SandboxPolicy.from_config(ctx.config)
         try:
@@ -85,7 +86,8 @@ def _run(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, wo
         except UserError as e:
             finish(ctx, item, status="declined", reason=str(e))
             return f"error: {e}"
-        argv = sandbox.wrap_command(argv, policy)
+        if policy.mode != "danger-full-access":
+            spawn = functools.partial(launchers.shared().start, policy)
     env = shell.build_env(ctx.config.shell_environment_policy)
-    return shell.run(argv, workdir, env, params.timeout_ms,
-                     on_output=lambda chunk: ctx.emit(OutputDelta(item.id, chunk)), cancel=ctx.cancel)
+    return shell.run(list(params.command), workdir, env, params.timeout_ms,
+                     on_output=lambda chunk: ctx.emit(OutputDelta(item.id, chunk)), cancel=ctx.cancel, spawn=spawn)

@@ -125,6 +125,17 @@ def _matches_any(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)
 
 
+Spawn = Callable[[Sequence[str], Path, Mapping[str, str]], "subprocess.Popen[bytes]"]
+
+
+def popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a command as the shell tool runs it: no stdin, stdout and stderr merged, its own process group."""
+    return subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
 def run(
     argv: list[str] | tuple[str, ...],
     cwd: Path,
@@ -132,14 +143,13 @@ def run(
     timeout_ms: int | None = None,
     on_output: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    spawn: Spawn = popen,
 ) -> ShellResult:
-    """Run argv to completion, a timeout, or `cancel`; never raises for a failing command."""
+    """Run argv (started by spawn, e.g. in a sandbox) to completion, a timeout, or `cancel`; never raises for
+    a failing command."""
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        proc = spawn(argv, cwd, env)
     except OSError as e:
         return ShellResult(127, f"failed to start {argv[0]}: {e.strerror or e}", time.monotonic() - started)
     deadline = started + (timeout_ms or DEFAULT_TIMEOUT_MS) / 1000

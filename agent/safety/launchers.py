@@ -1,0 +1,147 @@
+"""Sandboxed commands started from a launcher that is already running.
+
+Every sandboxed command goes through the launcher (sandbox_exec.py), a Python process that confines
+itself and then execs the command. Most of its cost is the interpreter's own start (8-10 ms of the
+12-16 ms it adds to a command here; benchmarks/sandbox.py). So a session keeps one launcher started
+ahead of need, with `--await FD`: when a command comes, it gets the policy, the command, the working
+directory and the environment over that pipe, confines itself and execs, and another launcher is
+started in the background for the next command. The kernel-enforced confinement is exactly that of
+`wrap_command`; only the moment the interpreter starts changes.
+
+The spare is started with the stdio a command gets (stdin /dev/null, stdout and stderr one pipe, its
+own session), so the `Popen` returned is the command's, pid and process group included. A spare
+whose policy no longer matches (the user switched sandbox modes) is told to exit and replaced.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import marshal
+import os
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.safety import sandbox
+
+SPARE_EXIT_TIMEOUT_S = 2.0
+
+
+@dataclass
+class _Spare:
+    policy: sandbox.SandboxPolicy
+    process: subprocess.Popen[bytes]
+    control: int  # write end of the pipe the launcher waits on
+
+    def send(self, message: bytes) -> None:
+        try:
+            view = memoryview(message)
+            while view:  # the launcher is already reading, so a message larger than the pipe's buffer is fine
+                view = view[os.write(self.control, view):]
+        finally:
+            os.close(self.control)
+
+    def dismiss(self) -> None:
+        """Close its pipe without a command: it exits at once; reap it."""
+        with contextlib.suppress(OSError):
+            os.close(self.control)
+        try:
+            self.process.wait(SPARE_EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+class Launchers:
+    """Starts sandboxed commands; keeps one launcher ready for the next command's policy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: _Spare | None = None
+        self._starting: threading.Thread | None = None
+        atexit.register(self.close)
+
+    def start(self, policy: sandbox.SandboxPolicy, argv: Sequence[str], cwd: Path,
+              env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """Start argv under policy, like `Popen(wrap_command(argv, policy), ...)` with a command's stdio.
+
+        Raises SandboxUnavailable (before anything runs) if the kernel cannot enforce the policy.
+        """
+        if not argv:
+            raise ValueError("a command is needed")
+        sandbox.check_available(policy)
+        spare = self._take(policy) or _spawn(policy)
+        spare.send(marshal.dumps(([*sandbox.policy_args(policy), "--", *argv], str(cwd), dict(env))))
+        self._prepare(policy)
+        return spare.process
+
+    def close(self) -> None:
+        with self._lock:
+            starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.dismiss()
+
+    def _take(self, policy: sandbox.SandboxPolicy) -> _Spare | None:
+        with self._lock:
+            starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()  # started right after the previous command; normally long done
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        if spare.policy == policy and spare.process.poll() is None:
+            return spare
+        spare.dismiss()
+        return None
+
+    def _prepare(self, policy: sandbox.SandboxPolicy) -> None:
+        def run() -> None:
+            spare = _spawn(policy)
+            with self._lock:
+                old, self._spare = self._spare, spare
+            if old is not None:
+                old.dismiss()
+
+        thread = threading.Thread(target=run, name="codex-sandbox-spare", daemon=True)
+        with self._lock:
+            self._starting = thread
+        thread.start()
+
+
+def _spawn(policy: sandbox.SandboxPolicy) -> _Spare:
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [*sandbox.launcher(), "--await", str(read_end)], pass_fds=(read_end,), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    return _Spare(policy, process, write_end)  # os.pipe's ends are not inherited by later children
+
+
+_shared: Launchers | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Launchers:
+    """The process's launchers (one spare at a time is plenty: commands of a session run one by one)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Launchers()
+        return _shared
