@@ -525,6 +525,18 @@ def run_version(cli: Cli, work: Path, index: str, timeout: float, procs: Process
     return Sample(measured.wall_s, measured.cpu_s, measured.maxrss_kb)
 
 
+def run_sdk_import(cli: Cli, work: Path, index: str, timeout: float, procs: Processes) -> Sample:
+    """Reference: `python -c "import openai"` with our interpreter and environment (the SDK our exec needs)."""
+    scratch = work / f"sdk-import-{index}"
+    scratch.mkdir(parents=True)
+    measured = run_measured([sys.executable, "-c", "import openai"], cwd=work, env=cli.env, timeout=timeout,
+                            scratch=scratch, procs=procs, label=f"import openai {index}")
+    if measured.timed_out or measured.returncode != 0:
+        raise BenchmarkError(f"`import openai` run {index} failed: exit {measured.returncode}, "
+                             f"stderr {measured.stderr[-1000:]!r}")
+    return Sample(measured.wall_s, measured.cpu_s, measured.maxrss_kb)
+
+
 # --------------------------------------------------------------------------------------------- report
 
 
@@ -560,6 +572,11 @@ def report(results: dict[str, list[Sample]], labels: dict[str, str], notes: list
     if "ours-version" in med and "theirs-version" in med:
         ratio = med["ours-version"] / med["theirs-version"]
         lines.append(f"- `--version` wall ratio ours/theirs (medians): {ratio:.1f}")
+    if "sdk-import" in med and "ours-exec" in med:
+        sdk, rest = med["sdk-import"], med["ours-exec"] - med["sdk-import"]
+        versus = f"; theirs {med['theirs-exec']:.3f} s" if "theirs-exec" in med else ""
+        lines.append(f"- of ours' exec median, `import openai` alone (reference row) is {sdk:.3f} s "
+                     f"({sdk / med['ours-exec']:.0%}); the rest of the run {rest:.3f} s{versus}")
     lines += ["", "Notes:"] + [f"- {note}" for note in notes]
     return "\n".join(lines)
 
@@ -626,7 +643,9 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> str:
     results: dict[str, list[Sample]] = {f"{c.name}-{kind}": [] for kind in ("exec", "version") for c in clis}
     labels = {"ours-exec": "ours: `codex exec`, 3 steps (patch, shell, answer)",
               "theirs-exec": "theirs: `codex exec`, 3 steps (exec_command x2, answer)",
-              "ours-version": "ours: `codex --version`", "theirs-version": "theirs: `codex --version`"}
+              "ours-version": "ours: `codex --version`", "theirs-version": "theirs: `codex --version`",
+              "sdk-import": "reference: `python -c \"import openai\"` (our interpreter and environment)"}
+    results["sdk-import"] = []
     obs = Observations()
 
     def exec_step(cli: Cli, timed: bool) -> Callable[[str], Sample | None]:
@@ -650,6 +669,12 @@ def benchmark(args: argparse.Namespace, work: Path, procs: Processes) -> str:
     _interleave(args.warmup, *(exec_step(c, timed=False) for c in clis))
     _interleave(args.runs, *(exec_step(c, timed=True) for c in clis))
     _interleave(args.runs, *(version_step(c) for c in clis))
+
+    def sdk_step(index: str) -> Sample:
+        results["sdk-import"].append(run_sdk_import(ours, work, index, args.timeout, procs))
+        return results["sdk-import"][-1]
+
+    _interleave(args.runs, sdk_step)
 
     notes += obs.lines
     busy_after = machine.background_busy()
