@@ -248,7 +248,7 @@ def sandbox_cases(repo: Path, work: Path, notes: list[str], pools: list[Launcher
         return functools.partial(pools[-1].start, pol, cwd=repo, env=env)
 
     true = ["true"]
-    cases = [Case("a", "(a) unsandboxed: `subprocess.run(['true'])`", lambda: popen(true, repo))]
+    cases = [Case("a", "(a) unsandboxed: `Popen(['true'])` + `communicate`", lambda: popen(true, repo))]
     specs = [("b", "h", "read-only", False, False), ("c", "i", "workspace-write", False, True),
              ("d", "j", "workspace-write", True, True)]
     policies: dict[str, SandboxPolicy] = {}
