@@ -156,6 +156,8 @@ def translated_errors(provider: ProviderInfo, model: str) -> Iterator[None]:
                 "start a new session or compact the history."
             ) from e
         raise ModelRequestFailed(f"{provider.name} at {provider.base_url} answered {e.status_code}: {text}") from e
+    except openai.APIError as e:  # e.g. an error event in the middle of a stream
+        raise ModelRequestFailed(f"{provider.name} at {provider.base_url} failed the request: {e.message}") from e
 
 
 def _message(error: openai.APIStatusError) -> str:

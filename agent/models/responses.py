@@ -82,7 +82,8 @@ class ResponsesClient(EndpointClient):
                 elif kind == "response.completed":
                     usage = usage_from_responses((event.get("response") or {}).get("usage"))
                 elif kind in ("response.failed", "error"):
-                    raise ModelRequestFailed(f"{self.provider.name} failed the response: {_error_text(event)}")
+                    raise ModelRequestFailed(f"{self.provider.name} at {self.provider.base_url} failed the request: "
+                                            f"{_error_text(event)}")
         yield ModelResponse("".join(text), "".join(reasoning), tuple(calls), usage)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunCodex, write_provider_config
-from tests.fakes.scripted_server import HttpError, Reply, ScriptedServer, ToolCall
+from tests.fakes.scripted_server import HttpError, Reply, ScriptedServer, StreamError, ToolCall
 
 WIRE_APIS = ["chat", "responses"]
 FULL_ACCESS = ["--sandbox", "danger-full-access"]
@@ -153,6 +153,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("wire_api", WIRE_APIS)
+def test_error_event_in_the_stream_gives_one_sentence_and_exit_1(wire_api, git_repo: Path, codex_home: Path,
+                                                                 run_codex: RunCodex):
+    with ScriptedServer([StreamError("the model crashed (out of memory)")]) as server:
+        write_provider_config(codex_home, server, wire_api=wire_api)
+        run = run_codex(["exec", "hello"], git_repo)
+        url = server.base_url
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    error_lines = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(error_lines) == 1 and "the model crashed (out of memory)" in error_lines[0], run.stderr
+    assert url in error_lines[0]
 
 
 def test_server_that_is_down_gives_one_sentence_and_exit_1(git_repo: Path, codex_home: Path, run_codex: RunCodex):

@@ -9,7 +9,9 @@ Each POST to ``/v1/chat/completions`` or ``/v1/responses`` (the ``/v1`` prefix i
 ignored for routing but recorded) consumes the next step of the script:
 
 * ``Reply`` -> a model answer (text, reasoning, tool calls), streamed when the request has ``"stream": true``;
-* ``HttpError`` -> that HTTP status with an OpenAI-style error body (one step per failed request).
+* ``HttpError`` -> that HTTP status with an OpenAI-style error body (one step per failed request);
+* ``StreamError`` -> status 200 and a stream whose only event is an error, as servers report a failure
+  that happens after the response started (chat: ``data: {"error": {...}}``; responses: an ``error`` event).
 
 When the script is exhausted the server answers 500 "scripted server: script exhausted after N steps" with
 ``x-should-retry: false`` so the SDK fails at once. ``GET /v1/models`` lists one model, "scripted".
@@ -88,7 +90,14 @@ class HttpError:
     retry_after_ms: int | None = None
 
 
-Step = Reply | HttpError
+@dataclass(frozen=True)
+class StreamError:
+    """The request is answered 200 with a stream that carries only an error event."""
+
+    message: str = "scripted stream failure"
+
+
+Step = Reply | HttpError | StreamError
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ def load_script(path_or_list: str | Path | Sequence[Any] | dict[str, Any]) -> li
 
 
 def _parse_step(item: Any) -> Step:
-    if isinstance(item, Reply | HttpError):
+    if isinstance(item, Reply | HttpError | StreamError):
         return item
     if not isinstance(item, dict):
         raise ValueError(f"script step must be an object, got {item!r}")
@@ -669,6 +678,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if isinstance(step, HttpError):
                 self._send_error_step(step)
+            elif isinstance(step, StreamError):
+                error = {"message": step.message, "code": "server_error", "param": None}
+                frame = (_sse(None, {"error": {**error, "type": "server_error"}}) if chat
+                         else _sse("error", {"type": "error", **error}))
+                self._send_stream([frame], 0)
             else:
                 self._send_reply(owner.make_turn(step, body, "chatcmpl-" if chat else "resp_"), body, chat)
         finally:
