@@ -76,8 +76,17 @@ class Launchers:
         if not argv:
             raise ValueError("a command is needed")
         sandbox.check_available(policy)
-        spare = self._take(policy) or _spawn(policy)
-        spare.send(marshal.dumps(([*sandbox.policy_args(policy), "--", *argv], str(cwd), dict(env))))
+        message = marshal.dumps(([*sandbox.policy_args(policy), "--", *argv], str(cwd), dict(env)))
+        spare = self._take(policy)
+        if spare is not None:
+            try:
+                spare.send(message)
+            except BrokenPipeError:  # it died after all (killed from outside): start one now
+                spare.dismiss()
+                spare = None
+        if spare is None:
+            spare = _spawn(policy)
+            spare.send(message)
         self._prepare(policy)
         return spare.process
 

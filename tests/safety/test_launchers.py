@@ -110,3 +110,15 @@ def test_unknown_command_exits_127_and_the_process_group_can_be_killed(launchers
     os.killpg(sleeper.pid, signal.SIGKILL)  # what an interrupt does
     assert sleeper.wait(10) == -signal.SIGKILL
     sleeper.communicate(timeout=5)  # end of output: the background sleep went with the group
+
+
+def test_a_spare_killed_from_outside_is_replaced(launchers: Launchers, workspace: Path):
+    policy = workspace_write(workspace)
+    run(launchers, policy, "true", workspace)
+    pid = spare_pid(launchers)
+    os.kill(pid, signal.SIGKILL)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # dead (not yet reaped) before the next command comes
+
+    status, output = run(launchers, policy, "echo still works", workspace)
+
+    assert status == 0 and output == "still works\n"
