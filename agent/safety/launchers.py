@@ -91,22 +91,23 @@ class Launchers:
         return spare.process
 
     def close(self) -> None:
+        spare = self._pop()
+        if spare is not None:
+            spare.dismiss()
+
+    def _pop(self) -> _Spare | None:
+        """The spare, no longer kept; waits for one being started (normally long done by then)."""
         with self._lock:
             starting, self._starting = self._starting, None
         if starting is not None:
             starting.join()
         with self._lock:
             spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.dismiss()
+        return spare
 
     def _take(self, policy: sandbox.SandboxPolicy) -> _Spare | None:
-        with self._lock:
-            starting, self._starting = self._starting, None
-        if starting is not None:
-            starting.join()  # started right after the previous command; normally long done
-        with self._lock:
-            spare, self._spare = self._spare, None
+        """The spare, if it is alive and for this policy; any other is dismissed."""
+        spare = self._pop()
         if spare is None:
             return None
         if spare.policy == policy and spare.process.poll() is None:
@@ -116,7 +117,10 @@ class Launchers:
 
     def _prepare(self, policy: sandbox.SandboxPolicy) -> None:
         def run() -> None:
-            spare = _spawn(policy)
+            try:
+                spare = _spawn(policy)
+            except OSError:  # no spare then: the next command starts its launcher itself and reports the error
+                return
             with self._lock:
                 old, self._spare = self._spare, spare
             if old is not None:
