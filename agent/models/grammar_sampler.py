@@ -58,8 +58,7 @@ class CheckFirstSampler:
             full = self._fill(logits)
             llama_cpp.llama_sampler_apply(self._grammar, ctypes.byref(full))  # rejected tokens get -inf
             token = self._choose(full, self._chain.sampler)
-        llama_cpp.llama_sampler_accept(self._grammar, token)
-        llama_cpp.llama_sampler_accept(self._chain.sampler, token)
+        self.accept(token)
         return token
 
     def accept(self, token: int) -> None:
