@@ -125,9 +125,8 @@ class ChatClient(EndpointClient):
         completion = self._post("/chat/completions", self._params(request))
         choices = completion.get("choices") or [{}]
         message = choices[0].get("message") or {}
-        calls = tuple(
-            ToolCall(c.get("id") or f"call_{i}", (c.get("function") or {}).get("name") or "",
-                     (c.get("function") or {}).get("arguments") or "{}")
-            for i, c in enumerate(message.get("tool_calls") or [])
-        )
-        return ModelResponse(message.get("content") or "", "", calls, usage_from_chat(completion.get("usage")))
+        acc = _Accumulator(usage=usage_from_chat(completion.get("usage")))
+        for index, call in enumerate(message.get("tool_calls") or []):
+            acc.add_tool_delta({"index": index, **call})  # a whole call is one delta
+        acc.text.append(message.get("content") or "")
+        return acc.response()

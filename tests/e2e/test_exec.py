@@ -170,6 +170,21 @@ def test_error_event_in_the_stream_gives_one_sentence_and_exit_1(wire_api, git_r
     assert url in error_lines[0]
 
 
+def test_chat_reply_that_streamed_nothing_is_asked_once_more_without_streaming(git_repo: Path, codex_home: Path,
+                                                                               run_codex: RunCodex):
+    # Some servers drop tool calls from streamed replies; the chat back end then repeats the request unstreamed.
+    script = [Reply(text=""), Reply(tool_calls=(shell_call("echo from-the-call"),)), Reply(text="done")]
+    with ScriptedServer(script) as server:
+        write_provider_config(codex_home, server, wire_api="chat")
+        run = run_codex(["exec", *FULL_ACCESS, "hello"], git_repo)
+        requests = model_requests(server)
+
+    assert run.returncode == 0, run.stderr
+    assert [bool(r.get("stream")) for r in requests] == [True, False, True]
+    assert "from-the-call" in request_text(requests[2])
+    assert run.stdout.strip() == "done"
+
+
 def test_server_that_is_down_gives_one_sentence_and_exit_1(git_repo: Path, codex_home: Path, run_codex: RunCodex):
     url = f"http://127.0.0.1:{free_port()}/v1"
     (codex_home / "config.toml").write_text(
