@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.safety import sandbox
+from agent.tools import shell
 
 SPARE_EXIT_TIMEOUT_S = 2.0
 
@@ -135,10 +136,8 @@ class Launchers:
 def _spawn(policy: sandbox.SandboxPolicy) -> _Spare:
     read_end, write_end = os.pipe()
     try:
-        process = subprocess.Popen(
-            [*sandbox.launcher(), "--await", str(read_end)], pass_fds=(read_end,), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        # the command's stdio, as the shell tool gives it: the Popen returned for the command is this one
+        process = shell.popen([*sandbox.launcher(), "--await", str(read_end)], None, os.environ, (read_end,))
     except BaseException:
         os.close(write_end)
         raise

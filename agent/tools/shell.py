@@ -128,11 +128,13 @@ def _matches_any(name: str, patterns: Sequence[str]) -> bool:
 Spawn = Callable[[Sequence[str], Path, Mapping[str, str]], "subprocess.Popen[bytes]"]
 
 
-def popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start a command as the shell tool runs it: no stdin, stdout and stderr merged, its own process group."""
+def popen(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str],
+          pass_fds: Sequence[int] = ()) -> subprocess.Popen[bytes]:
+    """Start a command as the shell tool runs it: no stdin, stdout and stderr merged, its own process group.
+    (A sandbox launcher started ahead of its command, agent.safety.launchers, is started the same way.)"""
     return subprocess.Popen(
         list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, pass_fds=tuple(pass_fds),
     )
 
 
