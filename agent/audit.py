@@ -1,20 +1,25 @@
-"""The audit log: an append-only, hash-chained JSONL record of what every session did.
+"""The audit log: an append-only, hash-chained JSONL record of what every session did, and its head.
 
 Each record is one line of `CODEX_HOME/audit/audit-YYYY-MM.jsonl` (the UTC month of the record): prompts, model
-requests, tool calls, approval decisions, changed files and commands run. Every line carries `prev`, the sha256 of
-the bytes of the line before it (without its newline); the first line of a month chains to the last line of the
-previous file, the very first line to 64 zeros. `verify` walks the chain and names the first line where it breaks;
-`show`/`format_table` read records back for people; `run_audit_command` is `codex audit verify|show`. The line
-format, field by field, is in docs/audit.md.
+requests (also the failed ones), tool calls, approval decisions, changed files and commands run. Every line carries
+`prev`, the sha256 of the bytes of the line before it (without its newline); the first line of a month chains to
+the last line of the previous file, the very first line to 64 zeros. Beside the lines, `head.json` records the
+chain's head: the last line's seq and hash, the line count, and per file its lines and its first and last seq, so a
+deleted, renamed, cut or extended file and an edited last line show too. `verify` checks the chain, the file
+names' months and the head and names every problem; `send_witness` sends the head to syslog so a copy can be kept
+out of reach of whoever can write CODEX_HOME; `AuditLog.retire` moves old month files out of the chain
+(retention); `show`/`format_table` read records back for people; `run_audit_command` is `codex audit
+verify|show|retire`. The formats, field by field, and the threat model are in docs/audit.md.
 
-Writers serialise on an exclusive `flock` of `CODEX_HOME/audit/.lock` while they read the tail and append, so
-concurrent sessions keep one valid chain; each line is written with one `write` and fsynced before `append`
-returns. Everything a record holds passes through a `Redactor` first; prompt text, request bodies and long tool
-arguments are written only with `include_content`.
+Writers serialise on an exclusive `flock` of `CODEX_HOME/audit/.lock` while they read the head, append their line
+(one `write`, fsynced) and replace the head (temp file, fsync, rename, fsync of the directory), so concurrent
+sessions keep one chain and one head. A new line chains to the hash the head records, not to whatever the file
+ends with, so an edit of the last line stays visible after later appends. Everything a record holds passes
+through a `Redactor` first; prompt text, request bodies and long tool arguments are written only with
+`include_content`.
 
-This module does not decide what to audit or when (the session and the tools call it), and a hash chain is
-tamper-evident, not tamper-proof: someone who can rewrite the file can recompute every later hash. Ship the lines
-to a SIEM, or record the head hash `codex audit verify` prints, to anchor them.
+This module does not decide what to audit or when (the session and the tools call it). Someone who can rewrite
+the files *and* the head can forge a consistent history; only the witness (a head sent elsewhere) shows that.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import argparse
 import contextlib
 import dataclasses
 import enum
+import errno
 import fcntl
 import getpass
 import hashlib
@@ -31,6 +37,7 @@ import os
 import re
 import shlex
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +52,14 @@ from agent.redact import Redactor
 GENESIS = "0" * 64  # `prev` of the first line of the first file
 AUDIT_DIR = "audit"
 LOCK_FILE = ".lock"
+HEAD_FILE = "head.json"  # the chain's head, replaced atomically after every line
+HEAD_TEMP = ".head.json.tmp"
+HEAD_VERSION = 1
+WITNESSES = ("none", "syslog")
+SYSLOG_SOCKET = "/dev/log"
+SYSLOG_TAG = "codex-audit"
+SYSLOG_PRIORITY = 13  # facility user (1) * 8 + severity notice (5), as `logger` sends by default
+SYSLOG_TIMEOUT = 2.0  # seconds a send may block
 FILE_PATTERN = re.compile(r"audit-(\d{4})-(\d{2})\.jsonl")
 ARGUMENTS_LIMIT = 2000  # characters of tool arguments kept without include_content
 
@@ -54,11 +69,15 @@ TOOL_CALL = "tool_call"
 APPROVAL = "approval"
 FILE_CHANGED = "file_changed"
 COMMAND = "command"
-KINDS = (PROMPT, MODEL_REQUEST, TOOL_CALL, APPROVAL, FILE_CHANGED, COMMAND)
+HEAD_REBUILT = "head_rebuilt"  # written by the writer that found head.json missing or unreadable
+FILES_RETIRED = "files_retired"  # written by `codex audit retire`
+KINDS = (PROMPT, MODEL_REQUEST, TOOL_CALL, APPROVAL, FILE_CHANGED, COMMAND, HEAD_REBUILT, FILES_RETIRED)
+RETIRED_DIR = "retired"  # CODEX_HOME/audit/retired: month files `codex audit retire` moved out of the chain
 
 ENVELOPE = ("ts", "seq", "session", "user", "host", "kind")  # first keys of every line; "prev" is the last
 
 Clock = Callable[[], datetime]
+Warn = Callable[[str], None]
 
 
 class AuditWriteError(UserError):
@@ -119,6 +138,8 @@ class AuditRecord:
             case "model_request":
                 where = f" @{f['endpoint_host']}" if f.get("endpoint_host") else ""
                 tokens = f" in={f.get('input_tokens')} out={f.get('output_tokens')}"
+                if f.get("status") in ("failed", "retried"):
+                    tokens = f" {f['status']}: {_one_line(f.get('error') or '')}"
                 return f"{f.get('provider')} {f.get('model')}{where}{tokens}"
             case "tool_call":
                 return f"{f.get('name')} {_one_line(f.get('arguments') or '')}"
@@ -262,16 +283,24 @@ class AuditLog:
     """Appends records for one session to CODEX_HOME/audit; see the module docstring and docs/audit.md."""
 
     def __init__(self, codex_home: Path, redactor: Redactor, include_content: bool = False, session_id: str = "",
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, witness: Witness | None = None, warn: Warn | None = None) -> None:
         self.directory = audit_dir(codex_home)
         self.redactor = redactor
         self.include_content = include_content
         self.session_id = session_id
+        self.witness = witness or Witness()
+        self._warn = warn or (lambda message: None)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._user = _os_user()
         self._host = socket.gethostname()
         self._before: dict[str, str | None] = {}  # path -> sha256 captured by before_files
         self._asked: dict[str, tuple[str, str]] = {}  # approval request id -> (what, kind)
+
+    @classmethod
+    def from_config(cls, config: Any, redactor: Redactor, session_id: str, warn: Warn | None = None) -> AuditLog:
+        """The log a session writes, as `[audit]` in config.toml sets it up; `warn` hears of a failed witness."""
+        witness = Witness(config.audit_witness, Path(config.audit_syslog_socket), config.config_file)
+        return cls(config.codex_home, redactor, config.audit_include_content, session_id, witness=witness, warn=warn)
 
     # --- one method per kind -------------------------------------------------------------------
 
@@ -283,9 +312,12 @@ class AuditLog:
         self.append(PROMPT, fields)
 
     def model_request(self, provider: str, model: str | None, endpoint: str | None, usage: Any,
-                      body: object | None = None) -> None:
+                      body: object | None = None, error: str | None = None, retried: bool = False) -> None:
+        """One request to a model; `error` (the sentence the user saw) marks one that failed, `retried` one that
+        failed and is being sent again."""
+        status = "retried" if retried else "failed" if error else "completed"
         fields: dict[str, Any] = {"provider": provider, "model": model, "endpoint_host": _endpoint_host(endpoint),
-                                  **_usage_counts(usage)}
+                                  **_usage_counts(usage), "status": status, "error": error}
         if self.include_content and body is not None:
             fields["body"] = _jsonable(body)
         self.append(MODEL_REQUEST, fields)
@@ -336,6 +368,8 @@ class AuditLog:
             FileChangeItem,
             ItemCompleted,
             ItemStarted,
+            TurnCompleted,
+            TurnFailed,
             UserInput,
         )
 
@@ -360,13 +394,59 @@ class AuditLog:
             case ApprovalDecision(request_id=request_id, decision=decision) if request_id in self._asked:
                 what, kind = self._asked.pop(request_id)
                 self.approval(what, decision, kind)
+            case TurnCompleted() | TurnFailed():
+                self.send_witness()
             case _:
                 pass
+
+    def retire(self, before: str) -> list[FileHead]:
+        """Move the month files older than `before` (YYYY-MM) to audit/retired/ and out of the head, and record
+        that in the chain; the newest file always stays. The files retired (none: nothing that old)."""
+        with self._locked():
+            try:
+                head = read_head(self.directory)
+            except HeadUnreadable as e:
+                raise UserError(f"{self.directory / HEAD_FILE} {e}; run codex audit verify before retiring files") \
+                    from None
+            old = [f for f in head.files if f.name < f"audit-{before}.jsonl"] if head else []
+            if not old or head is None:
+                return []
+            if len(old) == len(head.files):
+                raise UserError(f"--before {before} would retire every month file, also the newest, {old[-1].name}, "
+                                f"which holds the head; use --before {old[-1].name[6:13]} or an earlier month")
+            fields = {"files": [dataclasses.asdict(f) for f in old], "moved_to": str(self.directory / RETIRED_DIR)}
+            head = self._append_line(head, _utc(self._clock()), FILES_RETIRED, self.redactor.value(fields))[1]
+            keep = head.files[len(old):]
+            write_head(self.directory, dataclasses.replace(
+                head, files=keep, lines=sum(f.lines for f in keep), start_seq=keep[0].first_seq,
+                start_prev=old[-1].last_hash))
+            (self.directory / RETIRED_DIR).mkdir(mode=0o700, exist_ok=True)
+            for entry in old:
+                with contextlib.suppress(FileNotFoundError):  # already gone: the head no longer expects it
+                    os.replace(self.directory / entry.name, self.directory / RETIRED_DIR / entry.name)
+            _fsync_dir(self.directory)
+        return old
+
+    def send_witness(self) -> str | None:
+        """Send the head to the configured witness (after each turn); the warning given when that failed."""
+        if self.witness.kind == "none":
+            return None
+        problem = None
+        with self._locked():
+            try:
+                head = read_head(self.directory)
+            except HeadUnreadable as e:
+                head, problem = None, f"the audit head {self.directory / HEAD_FILE} {e}: run codex audit verify."
+        if head is not None:
+            problem = self.witness.send(head, self.session_id, self._user)
+        if problem:
+            self._warn(problem)
+        return problem
 
     # --- the chain ---------------------------------------------------------------------------------
 
     def append(self, kind: str, fields: Mapping[str, Any]) -> AuditRecord:
-        """Redact `fields`, chain them to the newest line and write them durably; the record as written."""
+        """Redact `fields`, chain them to the head, write them durably and move the head; the record as written."""
         clean = self.redactor.value(_jsonable(fields))
         clash = set(clean) & {*ENVELOPE, "prev"}
         if clash:
@@ -382,23 +462,40 @@ class AuditLog:
     def _write(self, kind: str, clean: dict[str, Any]) -> AuditRecord:
         with self._locked():
             ts = _utc(self._clock())
-            path, prev_line, prev_seq = self._tail(ts)
-            record = AuditRecord(ts=ts, seq=prev_seq + 1, session=self.session_id, user=self._user,
-                                 host=self._host, kind=kind, fields=MappingProxyType(clean),
-                                 prev=sha256_hex(prev_line) if prev_line is not None else GENESIS)
-            line = _encode(record.to_json()) + b"\n"
-            created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                if prev_line is not None and _ends_without_newline(fd):
-                    line = b"\n" + line  # a torn last line stays (verify reports it); ours starts on its own line
-                _write_all(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.directory)
+                head, lost = read_head(self.directory), None
+            except HeadUnreadable as e:
+                head, lost = None, f"{HEAD_FILE} {e}"
+            if head is None:
+                files = audit_files(self.directory)
+                head = rebuild_head(files)
+                if head.lines or lost:  # lines without a head: record that the anchor was lost, then go on
+                    lost = lost or f"{HEAD_FILE} was missing"
+                    rebuilt = {"reason": lost, "lines": head.lines, "files": [f.name for f in head.files]}
+                    head = self._append_line(head, ts, HEAD_REBUILT, rebuilt)[1]
+            record, head = self._append_line(head, ts, kind, clean)
         return record
+
+    def _append_line(self, head: Head, ts: datetime, kind: str, fields: Mapping[str, Any]) -> tuple[AuditRecord, Head]:
+        """Write one line after the head's last line, then the new head; both fsynced. Caller holds the lock."""
+        name = head.file_for(ts)
+        record = AuditRecord(ts=ts, seq=head.seq + 1, session=self.session_id, user=self._user, host=self._host,
+                             kind=kind, fields=MappingProxyType(dict(fields)), prev=head.hash)
+        raw = _encode(record.to_json())
+        path = self.directory / name
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            # a torn last line stays (verify reports it); ours starts on its own line
+            _write_all(fd, (b"\n" if _ends_without_newline(fd) else b"") + raw + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.directory)
+        head = head.appended(name, record.seq, sha256_hex(raw), record.prev, _format_ts(ts))
+        write_head(self.directory, head)
+        return record, head
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -412,18 +509,6 @@ class AuditLog:
             yield
         finally:
             os.close(fd)  # releases the lock
-
-    def _tail(self, ts: datetime) -> tuple[Path, bytes | None, int]:
-        """The file to append to, the last line of the chain (None: none yet) and its seq (0: none)."""
-        files = audit_files(self.directory)
-        target = self.directory / f"audit-{ts:%Y-%m}.jsonl"
-        if files and files[-1].name > target.name:
-            target = files[-1]  # the clock went back across a month: keep appending to the newest file
-        for candidate in reversed([p for p in files if p.name <= target.name]):
-            found = _last_line(candidate)
-            if found is not None:
-                return target, found[0], found[1]
-        return target, None, 0
 
 
 def _utc(ts: datetime) -> datetime:
@@ -449,45 +534,198 @@ def _ends_without_newline(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
-def _last_line(path: Path) -> tuple[bytes, int] | None:
-    """The last line's bytes (no newline) and the seq the next line continues from; None for an empty file."""
-    with open(path, "rb") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return None
-        end = size - 1 if _byte_at(f, size - 1) == b"\n" else size
-        start, chunk = end, 1 << 13
-        while start > 0:
-            step = min(chunk, start)
-            f.seek(start - step)
-            block = f.read(step)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                start = start - step + newline + 1
-                break
-            start -= step
-        f.seek(start)
-        last = f.read(end - start)
-        seq = _seq_of(last)
-        if seq is None:  # a torn or foreign last line: continue from the last line that has a seq
-            f.seek(0)
-            lines = f.read(end).split(b"\n")
-            seq = next((s + back for back, raw in enumerate(reversed(lines)) if (s := _seq_of(raw)) is not None),
-                       len(lines))
-        return last, seq
+# ---------------------------------------------------------------------------------------------------
+# The head
 
 
-def _byte_at(f: Any, offset: int) -> bytes:
-    f.seek(offset)
-    return f.read(1)
+class HeadUnreadable(ValueError):
+    """head.json exists but is not a head record; the message says what is wrong with it."""
 
 
-def _seq_of(raw: bytes) -> int | None:
+@dataclass(frozen=True)
+class FileHead:
+    """What the head records of one month file: its name, how many lines, the seq of the first and last line,
+    and the sha256 of the last line."""
+
+    name: str
+    lines: int
+    first_seq: int
+    last_seq: int
+    last_hash: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """The chain's head as `head.json` holds it: the last line (seq, sha256), the line count, where the chain starts
+    (the first line's seq and prev) and every file. An empty head (no lines) has seq 0 and the GENESIS hash."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    lines: int = 0
+    start_seq: int = 1
+    start_prev: str = GENESIS
+    files: tuple[FileHead, ...] = ()
+    updated: str = ""
+
+    def file_for(self, ts: datetime) -> str:
+        """The file a line written at `ts` goes to: its month's, or the newest file if the clock went back."""
+        name = f"audit-{ts:%Y-%m}.jsonl"
+        return max(name, self.files[-1].name) if self.files else name
+
+    def appended(self, name: str, seq: int, line_hash: str, prev: str, updated: str) -> Head:
+        files = list(self.files)
+        if files and files[-1].name == name:
+            last = files[-1]
+            files[-1] = FileHead(name, last.lines + 1, last.first_seq, seq, line_hash)
+        else:
+            files.append(FileHead(name, 1, seq, seq, line_hash))
+        start_seq, start_prev = (self.start_seq, self.start_prev) if self.lines else (seq, prev)
+        return Head(seq, line_hash, self.lines + 1, start_seq, start_prev, tuple(files), updated)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": HEAD_VERSION, "seq": self.seq, "hash": self.hash, "lines": self.lines,
+                "start": {"seq": self.start_seq, "prev": self.start_prev},
+                "files": [dataclasses.asdict(f) for f in self.files], "updated": self.updated}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Head:
+        """The head of a parsed head.json; KeyError/TypeError/ValueError when it is not one."""
+        if data.get("version") != HEAD_VERSION:
+            raise ValueError(f"version {data.get('version')!r} is not {HEAD_VERSION}")
+        files = tuple(FileHead(_text(f["name"]), _count(f["lines"]), _count(f["first_seq"]), _count(f["last_seq"]),
+                               _digest(f["last_hash"])) for f in data["files"])
+        start = data["start"]
+        return cls(_count(data["seq"]), _digest(data["hash"]), _count(data["lines"]), _count(start["seq"]),
+                   _digest(start["prev"]), files, str(data.get("updated", "")))
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{value!r} is not a count")
+    return value
+
+
+def _digest(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise TypeError(f"{value!r} is not a sha256 hex digest")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not FILE_PATTERN.fullmatch(value):
+        raise TypeError(f"{value!r} is not an audit file name")
+    return value
+
+
+def read_head(directory: Path) -> Head | None:
+    """The head recorded in `directory`; None when there is none; HeadUnreadable when it is not a head."""
+    path = Path(directory) / HEAD_FILE
     try:
-        seq = json.loads(raw).get("seq")
-    except (ValueError, AttributeError):
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
         return None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    except (OSError, ValueError) as e:
+        raise HeadUnreadable(f"is not valid JSON ({e})") from None
+    try:
+        return Head.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise HeadUnreadable(f"is not a head record ({type(e).__name__}: {e})") from None
+
+
+def write_head(directory: Path, head: Head) -> None:
+    """Replace head.json atomically: write a temp file, fsync it, rename it over, fsync the directory."""
+    temp = Path(directory) / HEAD_TEMP
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        _write_all(fd, _encode(head.to_json()) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, Path(directory) / HEAD_FILE)
+    _fsync_dir(Path(directory))
+
+
+def rebuild_head(files: Iterable[Path]) -> Head:
+    """The head that covers the records in `files` as they are now (used when head.json is missing)."""
+    stats = [s for s in (_file_stats(f, _parse_lines(f)) for f in files) if s is not None]
+    if not stats:
+        return Head()
+    first, last = stats[0], stats[-1]
+    heads = tuple(s.head for s in stats)
+    return Head(last.head.last_seq, last.head.last_hash, sum(h.lines for h in heads), first.head.first_seq,
+                first.first_prev, heads, "")
+
+
+@dataclass(frozen=True)
+class _FileStats:
+    head: FileHead  # the file as it is, in the head's terms
+    first_prev: str
+    first_line: int  # line numbers of its first and last records
+    last_line: int
+
+
+def _file_stats(path: Path, lines: list[_Line]) -> _FileStats | None:
+    records = [line for line in lines if line.data is not None]
+    if not records:
+        return None
+    first, last = records[0].data, records[-1].data
+    assert first is not None and last is not None
+    return _FileStats(FileHead(path.name, len(records), first["seq"], last["seq"], sha256_hex(records[-1].raw)),
+                      first["prev"], records[0].number, records[-1].number)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The witness
+
+
+@dataclass(frozen=True)
+class Witness:
+    """Where the head goes after each turn: `none`, or `syslog` (a datagram to `socket`, as `logger` sends it,
+    so journald or rsyslog keep it and can forward it to a SIEM).
+
+    Hand-written rather than `logging.handlers.SysLogHandler` because a failed send must come back to us as a
+    sentence for the user (the handler reports to stderr and goes on) and the socket path is a setting; the
+    `syslog` module cannot send anywhere but the C library's /dev/log."""
+
+    kind: str = "none"
+    socket: Path = Path(SYSLOG_SOCKET)
+    config_file: Path | None = None
+
+    def send(self, head: Head, session: str, user: str) -> str | None:
+        """Send one syslog message naming the head; None when sent, else the warning for the user."""
+        try:
+            _send_syslog(self.socket, syslog_message(head, session, user))
+        except OSError as e:
+            where = f" in {self.config_file}" if self.config_file else ""
+            return (f"audit.witness = \"syslog\" could not send the audit head to {self.socket} "
+                    f"({e.strerror or e}): start the system logger, or point audit.syslog_socket{where} at its socket.")
+        return None
+
+
+def syslog_message(head: Head, session: str, user: str, now: float | None = None) -> bytes:
+    """`<13>Mmm dd hh:mm:ss codex-audit[pid]: head seq=… hash=… lines=… files=… file=… session=… user=…`."""
+    stamp = time.localtime(now)
+    when = f"{time.strftime('%b', stamp)} {stamp.tm_mday:2d} {time.strftime('%H:%M:%S', stamp)}"
+    last = head.files[-1].name if head.files else "-"
+    text = (f"head seq={head.seq} hash={head.hash} lines={head.lines} files={len(head.files)} file={last} "
+            f"session={session or '-'} user={user}")
+    return f"<{SYSLOG_PRIORITY}>{when} {SYSLOG_TAG}[{os.getpid()}]: {text}".encode()
+
+
+def _send_syslog(path: Path, message: bytes) -> None:
+    """A datagram to a unix socket (journald, rsyslog); a stream socket (some syslog-ng set-ups) gets a line."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(SYSLOG_TIMEOUT)  # a stalled logger with a full queue must not hold up the turn
+        try:
+            sock.sendto(message, str(path))
+            return
+        except OSError as e:
+            if e.errno != errno.EPROTOTYPE:
+                raise
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stream:
+        stream.settimeout(SYSLOG_TIMEOUT)
+        stream.connect(str(path))
+        stream.sendall(message + b"\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -495,22 +733,49 @@ def _seq_of(raw: bytes) -> int | None:
 
 
 @dataclass(frozen=True)
-class VerifyResult:
-    """The outcome of walking a chain: ok, or the first broken line (1-based, within `broken_file`) and why."""
+class Problem:
+    """One thing wrong with the log: the file (or head.json) it is in, what (one sentence), and the line if any."""
 
-    ok: bool
-    lines: int  # lines checked, including the broken one
-    files: tuple[Path, ...] = ()
-    first_broken_line: int | None = None
-    broken_file: Path | None = None
-    reason: str | None = None  # e.g. "line 7: prev hash does not match line 6 (line 6 was changed?)"
-    head: str | None = None  # sha256 of the last line when ok: record it elsewhere to anchor the chain
+    where: Path
+    text: str  # e.g. "line 7: prev hash does not match line 6 (line 6 was changed?)"
+    line: int | None = None
 
     def message(self) -> str:
-        if self.ok:
-            head = f"; head sha256 {self.head}" if self.head else ""
-            return f"OK: {self.lines} lines in {len(self.files)} file{'s' if len(self.files) != 1 else ''}{head}"
-        return f"BROKEN: {self.broken_file}: {self.reason}"
+        return f"BROKEN: {self.where}: {self.text}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of checking the log: every problem found (none: intact), the lines read and the head hash."""
+
+    lines: int  # records read (lines that parse as records)
+    files: tuple[Path, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    head: str | None = None  # the head's hash (for one file: its last line's); None when nothing is recorded
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def broken_file(self) -> Path | None:
+        return self.problems[0].where if self.problems else None
+
+    @property
+    def first_broken_line(self) -> int | None:
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.problems[0].text if self.problems else None
+
+    def message(self) -> str:
+        """`OK: N lines, head <sha256>`, or one `BROKEN: <file>: <what>` line per problem."""
+        if self.problems:
+            return "\n".join(problem.message() for problem in self.problems)
+        if self.head is None:
+            return "OK: 0 lines (nothing recorded yet)"
+        return f"OK: {self.lines} lines, head {self.head}"
 
 
 @dataclass
@@ -560,29 +825,157 @@ def _envelope_problem(number: int, data: Any) -> str | None:
 
 
 def verify(path: Path) -> VerifyResult:
-    """Check one audit file (its first line's prev taken as given) or, for a directory, every month file in it
-    oldest first with the chain and seq continued across files."""
+    """Check an audit directory (every month file, the chain across them, the head) or one file (its chain, its
+    name's month, and its entry in the head of the directory it is in; its first line's prev taken as given)."""
     path = Path(path)
-    return verify_files(audit_files(path) if path.is_dir() else [path])
+    return verify_directory(path) if path.is_dir() else verify_file(path)
 
 
-def verify_files(files: Iterable[Path]) -> VerifyResult:
-    files = tuple(files)
-    checked = 0
+def verify_file(path: Path) -> VerifyResult:
+    lines = _parse_lines(path)
+    problems = _chain_problems([(path, lines)])
+    stats = _file_stats(path, lines)
+    try:
+        head = read_head(path.parent)
+    except HeadUnreadable:
+        head = None  # `codex audit verify` of the directory reports it
+    entry = next((f for f in head.files if f.name == path.name), None) if head else None
+    if entry is not None:
+        problems += _file_head_problems(path, entry, stats)
+    return VerifyResult(stats.head.lines if stats else 0, (path,), tuple(problems),
+                        stats.head.last_hash if stats else None)
+
+
+def verify_directory(directory: Path) -> VerifyResult:
+    files = audit_files(directory)
+    problems: list[Problem] = []
+    try:
+        head, unreadable = read_head(directory), False
+    except HeadUnreadable as e:
+        head, unreadable = None, True
+        problems.append(Problem(directory / HEAD_FILE, str(e)))
+    parsed = [(file, _parse_lines(file)) for file in files]
+    problems += _chain_problems(parsed)
+    stats = {file.name: s for file, lines in parsed if (s := _file_stats(file, lines)) is not None}
+    count = sum(s.head.lines for s in stats.values())
+    if head is not None:
+        problems += _head_problems(directory, head, files, stats)
+    elif count and not unreadable:
+        problems.append(Problem(directory / HEAD_FILE, f"is missing, but {len(stats)} audit file"
+                                f"{'s' if len(stats) != 1 else ''} hold {count} lines (deleted?)"))
+    return VerifyResult(count, tuple(files), tuple(problems), head.hash if head and head.lines else None)
+
+
+def _chain_problems(parsed: list[tuple[Path, list[_Line]]]) -> list[Problem]:
+    """Every broken link, bad line and misnamed file, oldest first; after a break the walk goes on from the
+    broken line, so each break is named once."""
+    problems: list[Problem] = []
     prev: tuple[Path, _Line] | None = None
-    for file in files:
-        lines = _parse_lines(file)
+    for file, lines in parsed:
+        month = _month_problem(file, lines)
+        if month is not None:
+            problems.append(month)
         for index, line in enumerate(lines):
-            checked += 1
-            reason = line.problem or (_link_problem(prev, file, line, lines[index + 1:]) if prev else None)
+            if line.problem is not None:
+                problems.append(Problem(file, line.problem, line.number))
+                continue  # a torn line is skipped: the next writer chained past it
+            reason = _link_problem(prev, file, line, lines, index) if prev else None
             if reason:
-                return VerifyResult(False, checked, files, line.number, file, reason)
+                problems.append(Problem(file, reason, line.number))
+            if line.data and line.data.get("kind") == HEAD_REBUILT:
+                problems.append(Problem(file, (
+                    f"line {line.number}: the writer found no usable head ({line.data.get('reason')}) and rebuilt "
+                    f"it from the files, so the lines before seq {line.data['seq']} are not anchored by the head"
+                ), line.number))
             prev = (file, line)
-    head = sha256_hex(prev[1].raw) if prev is not None else None
-    return VerifyResult(True, checked, files, head=head)
+    return problems
 
 
-def _link_problem(prev: tuple[Path, _Line], file: Path, line: _Line, rest: list[_Line]) -> str | None:
+def _month_problem(file: Path, lines: list[_Line]) -> Problem | None:
+    """A line from a later month than the file's name, or a first line from another month: a renamed file.
+    (Earlier months are fine after the first line: a clock that went back keeps writing to the newest file.)"""
+    match = FILE_PATTERN.fullmatch(file.name)
+    if match is None:
+        return None
+    month, first = f"{match[1]}-{match[2]}", True
+    for line in lines:
+        if line.data is None:
+            continue
+        try:
+            written = f"{_parse_ts(line.data['ts']):%Y-%m}"
+        except (TypeError, ValueError):
+            return Problem(file, f"line {line.number}: ts {line.data['ts']!r} is not an ISO 8601 time", line.number)
+        if written > month or (first and written != month):
+            return Problem(file, f"line {line.number} was written in {written}, but the file is named for {month} "
+                                 "(renamed?)", line.number)
+        first = False
+    return None
+
+
+def _head_problems(directory: Path, head: Head, files: list[Path], stats: Mapping[str, _FileStats]) -> list[Problem]:
+    """Where the files disagree with the head: missing, unknown, cut or extended files, an edited last line."""
+    problems: list[Problem] = []
+    on_disk = {file.name for file in files}
+    recorded = {entry.name: entry for entry in head.files}
+    for entry in head.files:
+        if entry.name not in on_disk:
+            problems.append(Problem(directory / entry.name, f"is missing: the head records {entry.lines} lines in it, "
+                                    f"seq {entry.first_seq} to {entry.last_seq} (deleted or renamed?)"))
+    for file in files:
+        found = stats.get(file.name)
+        if file.name in recorded:
+            problems += _file_head_problems(file, recorded[file.name], found)
+        elif found is not None:
+            problems.append(Problem(file, f"is not in the head record ({found.head.lines} lines, seq "
+                                    f"{found.head.first_seq} to {found.head.last_seq}): renamed, or written without "
+                                    "the agent?"))
+    if head.files:
+        last, oldest = head.files[-1], stats.get(head.files[0].name)
+        if (head.seq, head.hash, head.lines, head.start_seq) != \
+                (last.last_seq, last.last_hash, sum(f.lines for f in head.files), head.files[0].first_seq):
+            problems.append(Problem(directory / HEAD_FILE, "does not agree with itself (its totals are not its "
+                                    "files' entries): edited?"))
+        if oldest is not None and oldest.head.first_seq == head.start_seq and oldest.first_prev != head.start_prev:
+            problems.append(Problem(directory / head.files[0].name, f"line {oldest.first_line}: its prev is not the "
+                                    "one the head records for the start of the chain (the chain was rewritten?)",
+                                    oldest.first_line))
+    return problems
+
+
+def _file_head_problems(file: Path, entry: FileHead, found: _FileStats | None) -> list[Problem]:
+    if found is None:
+        return [Problem(file, f"has no lines, but the head records {entry.lines} (seq {entry.first_seq} to "
+                              f"{entry.last_seq}): emptied?")]
+    actual, problems = found.head, []
+    if actual.first_seq > entry.first_seq:
+        problems.append(Problem(file, f"line {found.first_line} has seq {actual.first_seq}, but the head records "
+                                      f"that the file starts at seq {entry.first_seq}: "
+                                      f"{_lines(actual.first_seq - entry.first_seq, 'first')} removed?",
+                                found.first_line))
+    elif actual.first_seq < entry.first_seq:
+        problems.append(Problem(file, f"line {found.first_line} has seq {actual.first_seq}, but the head records "
+                                      f"that the file starts at seq {entry.first_seq}: lines added at its start, or "
+                                      "the chain renumbered?", found.first_line))
+    if actual.last_seq < entry.last_seq:
+        problems.append(Problem(file, f"ends at seq {actual.last_seq} (line {found.last_line}), but the head records "
+                                      f"seq {entry.last_seq}: {_lines(entry.last_seq - actual.last_seq, 'last')} "
+                                      "removed?", found.last_line))
+    elif actual.last_seq > entry.last_seq:
+        problems.append(Problem(file, f"line {found.last_line} (seq {actual.last_seq}) is past the last line the head "
+                                      f"records (seq {entry.last_seq}): appended without the agent?", found.last_line))
+    elif actual.last_hash != entry.last_hash:
+        problems.append(Problem(file, f"line {found.last_line}, the last, is not the line the head records (sha256 "
+                                      f"{entry.last_hash[:12]}…): edited, or the chain rewritten?", found.last_line))
+    if not problems and actual.lines != entry.lines:
+        problems.append(Problem(file, f"has {actual.lines} lines, but the head records {entry.lines}"))
+    return problems
+
+
+def _lines(n: int, which: str) -> str:
+    return f"the {which} line was" if n == 1 else f"the {which} {n} lines were"
+
+
+def _link_problem(prev: tuple[Path, _Line], file: Path, line: _Line, lines: list[_Line], index: int) -> str | None:
     """Why `line` does not follow `prev` (its hash and seq), or None."""
     prev_file, prev_line = prev
     assert prev_line.data is not None and line.data is not None
@@ -590,7 +983,7 @@ def _link_problem(prev: tuple[Path, _Line], file: Path, line: _Line, rest: list[
         f"the last line of {prev_file.name} (line {prev_line.number})"
     prev_seq, seq = prev_line.data["seq"], line.data["seq"]
     if line.data["prev"] != sha256_hex(prev_line.raw):
-        later = {x.data["seq"] for x in rest if x.data}
+        later = {x.data["seq"] for x in lines[index + 1:] if x.data}
         return f"line {line.number}: prev hash does not match {before} ({_diagnose(prev_seq, seq, later, before)})"
     if seq != prev_seq + 1:
         return f"line {line.number}: seq jumps from {prev_seq} to {seq} after {before}"
@@ -683,6 +1076,18 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         ) from None
 
 
+def _retire(codex_home: Path, before: str) -> int:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", before):
+        raise UserError(f"--before {before} is not a month; write it as YYYY-MM, e.g. 2026-06")
+    retired = AuditLog(codex_home, Redactor()).retire(before)
+    if not retired:
+        print(f"nothing to retire: no month file before {before} in the head of {audit_dir(codex_home)}")
+    for entry in retired:
+        print(f"retired {entry.name} ({entry.lines} lines, seq {entry.first_seq} to {entry.last_seq}, last sha256 "
+              f"{entry.last_hash}) to {audit_dir(codex_home) / RETIRED_DIR}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would exit; the CLI reports UserErrors in one place
         raise UserError(f"codex audit: {message}; see codex audit --help")
@@ -691,13 +1096,15 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="codex audit", description="Check and read the audit log in CODEX_HOME/audit.")
     commands = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    check = commands.add_parser("verify", help="check the hash chain; names the first broken line")
+    check = commands.add_parser("verify", help="check the chain and its head; one line per problem, exit 1 if any")
     check.add_argument("file", nargs="?", type=Path, help="one audit file (default: every file, oldest first)")
     read = commands.add_parser("show", help="print records as a table")
     read.add_argument("--since", help="2026-11-01, 2026-11-01T09:30, 7d, 24h, 30m")
     read.add_argument("--until", help="same forms as --since; records before it")
     read.add_argument("--kind", action="append", default=[], help=f"repeatable or comma-separated: {', '.join(KINDS)}")
     read.add_argument("--json", action="store_true", help="print the records as JSON lines instead of a table")
+    retire = commands.add_parser("retire", help=f"move month files out of the chain into {AUDIT_DIR}/{RETIRED_DIR}/")
+    retire.add_argument("--before", required=True, help="YYYY-MM: retire the files of the months before it")
     return parser
 
 
@@ -705,16 +1112,12 @@ def run_audit_command(codex_home: Path, argv: list[str], now: datetime | None = 
     """`codex audit verify [FILE]` and `codex audit show [...]`; prints to stdout and returns the exit code."""
     args = _parser().parse_args(argv)
     directory = audit_dir(codex_home)
+    if args.action == "retire":
+        return _retire(codex_home, args.before)
     if args.action == "verify":
-        if args.file is not None:
-            if not args.file.exists():
-                raise UserError(f"audit file {args.file} does not exist; list them with ls {directory}")
-            result = verify(args.file)
-        elif not audit_files(directory):
-            print(f"OK: 0 lines (no audit files in {directory} yet)")
-            return 0
-        else:
-            result = verify(directory)
+        if args.file is not None and not args.file.exists():
+            raise UserError(f"audit file {args.file} does not exist; list them with ls {directory}")
+        result = verify(args.file) if args.file is not None else verify_directory(directory)
         print(result.message())
         return 0 if result.ok else 1
     kinds = [k.strip() for value in args.kind for k in value.split(",") if k.strip()]

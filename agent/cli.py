@@ -108,9 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_shared_flags(undo_parser, suppress=True)
     sandbox_parser = commands.add_parser("sandbox", help="run a command under the sandbox policy (-s)")
     add_shared_flags(sandbox_parser, suppress=True)
+    sandbox_parser.add_argument("--check", action="store_true",
+                                help="print what this machine's kernel supports and exit (1 if no sandbox)")
     sandbox_parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND…")
-    audit_parser = commands.add_parser("audit", help="verify or show the audit log (codex audit verify | show)")
-    audit_parser.add_argument("audit_args", nargs=argparse.REMAINDER, metavar="verify [FILE] | show [--since …]")
+    audit_parser = commands.add_parser("audit", help="verify, show or retire the audit log (codex audit verify | "
+                                                     "show | retire)")
+    audit_parser.add_argument("audit_args", nargs=argparse.REMAINDER,
+                              metavar="verify [FILE] | show [--since …] | retire --before YYYY-MM")
+    mcp_parser = commands.add_parser("mcp", help="manage the MCP servers of config.toml (codex mcp list | get NAME | "
+                                                 "add NAME -- COMMAND… | add NAME --url URL | remove NAME)")
+    mcp_parser.add_argument("mcp_args", nargs=argparse.REMAINDER, metavar="list | get | add | remove …")
+    mcp_server_parser = commands.add_parser("mcp-server", help="serve the agent to MCP clients over stdio "
+                                                               "(tools codex and codex-reply)")
+    add_shared_flags(mcp_server_parser, suppress=True)
     models_parser = commands.add_parser("models", help="list the GGUF models the embedded engine can find")
     add_shared_flags(models_parser, suppress=True)
     parser.add_argument("--list-models", action="store_true", help="with --oss: list local models and exit")
@@ -157,12 +167,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agent.errors import UserError
 
     try:
+        _recover_interrupted_edits()
         return _dispatch(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _recover_interrupted_edits() -> None:
+    """Roll forward or back an apply_patch that a killed codex left unfinished (agent/tools/patch_journal.py)."""
+    from agent.config import codex_home
+    from agent.tools.patch_journal import recover
+
+    try:
+        results = recover(codex_home())
+    except OSError as e:
+        print(f"codex: could not check {codex_home()}/journal for interrupted edits: {e.strerror or e}",
+              file=sys.stderr)
+        return
+    for result in results:
+        print(f"codex: {result.message()}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -179,6 +205,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.config import codex_home
 
         return run_audit_command(codex_home(), args.audit_args)
+    if args.command == "mcp":
+        from agent.mcp.config_edit import run_mcp_command
+
+        return run_mcp_command(args.mcp_args, overrides_from(args))
+    if args.command == "mcp-server":
+        from agent.mcp.server import run_mcp_server
+
+        return run_mcp_server(overrides_from(args))
     if args.command == "undo":
         from agent.config import load_config
         from agent.session_store import undo_last_session
@@ -186,6 +220,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         for path in undo_last_session(load_config(overrides_from(args))):
             print(f"restored {path}")
         return 0
+    if args.command == "sandbox" and args.check:
+        from agent.safety.sandbox import capabilities_report
+
+        report, works = capabilities_report()
+        print(report)
+        return 0 if works else 1
     if args.command == "sandbox":
         from agent.config import load_config
         from agent.safety.sandbox import run_sandbox_command

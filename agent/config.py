@@ -98,6 +98,33 @@ class ShellEnvironmentPolicy:
 
 
 @dataclass(frozen=True)
+class McpServerConfig:
+    """One `[mcp_servers.<name>]` table, as Codex documents it: a stdio server (`command`) or a streamable HTTP
+    server (`url`). Environment variable names are kept as names; agent/mcp reads their values when it starts
+    the server."""
+
+    name: str
+    command: str | None = None  # stdio
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=_empty_map)
+    env_vars: tuple[str, ...] = ()  # more variables passed through from our environment
+    cwd: Path | None = None
+    url: str | None = None  # streamable HTTP
+    bearer_token_env_var: str | None = None
+    http_headers: Mapping[str, str] = field(default_factory=_empty_map)
+    env_http_headers: Mapping[str, str] = field(default_factory=_empty_map)  # header -> env var
+    startup_timeout_sec: float = 10.0
+    tool_timeout_sec: float = 60.0
+    enabled: bool = True
+    enabled_tools: tuple[str, ...] | None = None  # None: every tool
+    disabled_tools: tuple[str, ...] = ()
+
+    @property
+    def transport(self) -> str:
+        return "stdio" if self.command is not None else "streamable_http"
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the agent needs to know from CODEX_HOME, config.toml, profiles, -c and flags."""
 
@@ -125,6 +152,9 @@ class Config:
     local_only_allow_hosts: tuple[str, ...] = ()
     audit_enabled: bool = True  # [audit] enabled: the hash-chained audit log under CODEX_HOME/audit
     audit_include_content: bool = False  # [audit] include_content: prompts and request bodies, redacted
+    audit_witness: str = "none"  # [audit] witness: "syslog" sends the chain's head to the system log each turn
+    audit_syslog_socket: str = "/dev/log"  # [audit] syslog_socket: the unix socket the syslog witness writes to
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=_empty_map)  # [mcp_servers.<name>]
     warnings: tuple[str, ...] = ()  # one sentence each, e.g. an unknown key
 
     def writable_roots(self) -> tuple[Path, ...]:
@@ -158,13 +188,13 @@ _OUR_KEYS = frozenset({
     "model", "model_provider", "oss_provider", "approval_policy", "sandbox_mode", "model_context_window",
     "model_max_output_tokens", "model_auto_compact_token_limit", "project_doc_max_bytes", "profile",
     "profiles", "sandbox_workspace_write", "shell_environment_policy", "model_providers", "history",
-    "max_turn_steps", "models", "local_only", "local_only_allow_hosts", "audit",
+    "max_turn_steps", "models", "local_only", "local_only_allow_hosts", "audit", "mcp_servers",
 })
 # Keys Codex defines that we accept without using them (plus anything named experimental_*).
 _CODEX_KEYS = frozenset({
     "model_reasoning_effort", "model_reasoning_summary", "model_reasoning_summary_format", "model_verbosity",
     "model_supports_reasoning_summaries", "model_family", "review_model", "hide_agent_reasoning",
-    "show_raw_agent_reasoning", "file_opener", "notify", "tui", "mcp_servers", "features", "projects",
+    "show_raw_agent_reasoning", "file_opener", "notify", "tui", "features", "projects",
     "tools", "tools_web_search_request", "tools_view_image", "web_search", "disable_response_storage",
     "preferred_auth_method", "forced_login_method", "forced_chatgpt_workspace_id", "trust_level",
     "chatgpt_base_url", "windows_wsl_setup_acknowledged", "windows", "instructions", "base_instructions",
@@ -184,7 +214,13 @@ _TABLE_KEYS: Mapping[str, frozenset[str]] = MappingProxyType({
         {"inherit", "ignore_default_excludes", "exclude", "set", "include_only", "experimental_use_profile"}
     ),
     "history": frozenset({"persistence", "max_bytes"}),
-    "audit": frozenset({"enabled", "include_content"}),
+    "audit": frozenset({"enabled", "include_content", "witness", "syslog_socket"}),
+})
+# Keys of one [mcp_servers.<name>] table: ours, then Codex's that we accept without using (OAuth, required).
+_MCP_SERVER_KEYS = frozenset({
+    "command", "args", "env", "env_vars", "cwd", "url", "bearer_token_env_var", "http_headers", "env_http_headers",
+    "startup_timeout_sec", "startup_timeout_ms", "tool_timeout_sec", "enabled", "enabled_tools", "disabled_tools",
+    "bearer_token", "required", "scopes", "oauth_resource", "transport",
 })
 _PROVIDER_KEYS = frozenset({
     "name", "base_url", "env_key", "wire_api", "query_params", "http_headers", "env_http_headers",
@@ -520,7 +556,7 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         approval_policy=approval_policy,
         sandbox_mode=sandbox_mode,
         sandbox_workspace_write=_sandbox_workspace_write(tree, cwd, env),
-        additional_writable_roots=tuple(_resolve_path(str(p), cwd, env) for p in ov.add_dirs),
+        additional_writable_roots=tuple(_add_dir(str(p), cwd, env) for p in ov.add_dirs),
         model_context_window=_int(tree, ("model_context_window",), None, minimum=1, example=32768),
         model_max_output_tokens=_int(tree, ("model_max_output_tokens",), None, minimum=1),
         model_auto_compact_token_limit=_int(tree, ("model_auto_compact_token_limit",), None, example=29000),
@@ -535,6 +571,9 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         local_only_allow_hosts=_str_list(tree, ("local_only_allow_hosts",)),
         audit_enabled=_bool(tree, ("audit", "enabled"), True),
         audit_include_content=_bool(tree, ("audit", "include_content")),
+        audit_witness=_choice(tree, ("audit", "witness"), ("none", "syslog"), "none"),
+        audit_syslog_socket=_expand_user(_str(tree, ("audit", "syslog_socket"), "/dev/log") or "/dev/log", env),
+        mcp_servers=_mcp_servers(tree, cwd, env),
         warnings=tuple(dict.fromkeys([*tree.warnings, *_unknown_key_warnings(tree)])),
     )
 
@@ -547,6 +586,20 @@ def _expand_user(value: str, env: Mapping[str, str]) -> str:
 
 def _resolve_path(value: str, cwd: Path, env: Mapping[str, str]) -> Path:
     return (cwd / _expand_user(value, env)).resolve()
+
+
+def _add_dir(value: str, cwd: Path, env: Mapping[str, str]) -> Path:
+    """An --add-dir root: an existing directory, and neither / nor the home directory (every command could
+    then write anything the user can, .bashrc and ~/.ssh included)."""
+    path = _resolve_path(value, cwd, env)
+    if not path.is_dir():
+        raise ConfigError(f"--add-dir '{value}' is not an existing directory ({path}); create it or fix the path")
+    home = _resolve_path("~", cwd, env)
+    if path in (Path("/"), home):
+        what = "the root directory" if path == Path("/") else f"your home directory ({home})"
+        raise ConfigError(f"--add-dir '{value}' would let every command write {what}; add a project directory "
+                          "instead, or use -s danger-full-access to run commands without a sandbox")
+    return path
 
 
 def _resolve_cwd(flag: Path | None, env: Mapping[str, str]) -> Path:
@@ -694,6 +747,55 @@ def _history_persistence(tree: _Tree) -> str:
     return _choice(tree, ("history", "persistence"), HISTORY_PERSISTENCE, "save-all")
 
 
+def _mcp_servers(tree: _Tree, cwd: Path, env: Mapping[str, str]) -> Mapping[str, McpServerConfig]:
+    return _frozen({name: _mcp_server(tree, name, cwd, env) for name in _table(tree, ("mcp_servers",))})
+
+
+def _mcp_server(tree: _Tree, name: str, cwd: Path, env: Mapping[str, str]) -> McpServerConfig:
+    path = ("mcp_servers", name)
+    _table(tree, path)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ConfigError(f"{tree.where(path).describe()}: the MCP server name {name!r} may hold only letters, "
+                          "digits, _ and -; rename the table, e.g. [mcp_servers.docs]")
+    command, url = _str(tree, (*path, "command")), _str(tree, (*path, "url"))
+    if (command is None) == (url is None):
+        problem = "has both command and url" if command else "has neither command nor url"
+        raise ConfigError(f"{tree.where(path).describe()}: [mcp_servers.{name}] {problem}; give command = \"…\" "
+                          "for a server started here (stdio) or url = \"http://…/mcp\" for a streamable HTTP one")
+    cwd_value = _str(tree, (*path, "cwd"))
+    timeout_ms = tree.get((*path, "startup_timeout_ms"))
+    startup = _seconds(tree, (*path, "startup_timeout_sec"), 10.0)
+    if timeout_ms is not None and tree.get((*path, "startup_timeout_sec")) is None:
+        startup = _seconds(tree, (*path, "startup_timeout_ms"), 10000.0) / 1000
+    enabled_tools = tree.get((*path, "enabled_tools"))
+    return McpServerConfig(
+        name=name,
+        command=command,
+        args=_str_list(tree, (*path, "args")),
+        env=_str_map(tree, (*path, "env")),
+        env_vars=_str_list(tree, (*path, "env_vars")),
+        cwd=_resolve_path(cwd_value, cwd, env) if cwd_value is not None else None,
+        url=url,
+        bearer_token_env_var=_str(tree, (*path, "bearer_token_env_var")),
+        http_headers=_str_map(tree, (*path, "http_headers")),
+        env_http_headers=_str_map(tree, (*path, "env_http_headers")),
+        startup_timeout_sec=startup,
+        tool_timeout_sec=_seconds(tree, (*path, "tool_timeout_sec"), 60.0),
+        enabled=_bool(tree, (*path, "enabled"), True),
+        enabled_tools=_str_list(tree, (*path, "enabled_tools")) if enabled_tools is not None else None,
+        disabled_tools=_str_list(tree, (*path, "disabled_tools")),
+    )
+
+
+def _seconds(tree: _Tree, path: KeyPath, default: float) -> float:
+    value = tree.get(path)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        _fail(tree, path, "is not a positive number of seconds", f"write e.g. {path[-1]} = 30")
+    return float(value)
+
+
 def _is_known(key: str) -> bool:
     return key in _OUR_KEYS or key in _CODEX_KEYS or key.startswith("experimental_")
 
@@ -704,6 +806,10 @@ def _unknown_key_warnings(tree: _Tree) -> list[str]:
         value = tree.get((table,))
         if isinstance(value, dict):
             paths += [(table, key) for key in value if key not in known]
+    servers = tree.get(("mcp_servers",))
+    for name, table in (servers.items() if isinstance(servers, dict) else ()):
+        if isinstance(table, dict):
+            paths += [("mcp_servers", name, key) for key in table if key not in _MCP_SERVER_KEYS]
     warnings = []
     for path in paths:
         where = tree.where(path)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import Config, Overrides, load_config
@@ -75,7 +75,18 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
     prompt = read_prompt(options.prompt)
     schema = load_output_schema(options.output_schema) if options.output_schema else None
     docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes)
+    from agent.mcp.startup import start_servers
 
+    mcp = start_servers(config)  # MCP servers start in the background while the model loads
+    try:
+        return _run_session(config, options, renderer, prompt, schema, docs, mcp)
+    finally:
+        if mcp is not None:
+            mcp.close()
+
+
+def _run_session(config: Config, options: ExecOptions, renderer: JsonRenderer | HumanRenderer, prompt: str,
+                 schema: dict | None, docs: ProjectDocs, mcp: Any) -> int:
     from agent.models import make_client
 
     client = make_client(config, on_status=lambda line: renderer(Status(line)))
@@ -87,7 +98,7 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
         if isinstance(event, ApprovalRequested):  # nobody can answer in exec: deny, and the item reports it
             session.submit(ApprovalDecision(event.request_id, "deny"))
 
-    session = open_session(config, client, emit, docs, options, schema)
+    session = open_session(config, client, emit, docs, options, schema, mcp=mcp)
     session.start()
     try:
         result = session.run_turn(prompt)
@@ -100,7 +111,7 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
 
 
 def open_session(config: Config, client: ModelClient, emit: Callable[[Event], None], docs: ProjectDocs,
-                 options: ExecOptions, output_schema: dict | None = None) -> Session:
+                 options: ExecOptions, output_schema: dict | None = None, mcp: Any = None) -> Session:
     """A new session, or the thread named by `options.resume`, with its history rebuilt from the rollout."""
     from agent import rollout
     from agent.session import Session
@@ -108,13 +119,13 @@ def open_session(config: Config, client: ModelClient, emit: Callable[[Event], No
 
     if options.resume is None:
         store = None if options.ephemeral else SessionStore.create(config, str(uuid.uuid4()))
-        return Session(config, client, emit, docs=docs, store=store, output_schema=output_schema)
+        return Session(config, client, emit, docs=docs, store=store, output_schema=output_schema, mcp=mcp)
     path = find_session(config, options.resume)
     loaded = rollout.load_rollout(path)
     for warning in loaded.warnings:
         emit(Warning(warning))
     return Session(config, client, emit, docs=docs, store=SessionStore.reopen(config, loaded),
-                   history=loaded.history, output_schema=output_schema)
+                   history=loaded.history, output_schema=output_schema, mcp=mcp)
 
 
 def find_session(config: Config, which: str) -> Path:

@@ -1,6 +1,10 @@
 """How `codex exec` shows the event stream: JSONL on stdout (`--json`), or one plain line per
 step on stderr with the final message alone on stdout.
 
+A wait for a silent model server is one line redrawn in place on a terminal ("waiting for the model
+(N s)"), and on a log (a pipe, a CI job) a line at 2, 4, 8, … seconds, so a hung server is visible
+without flooding the log.
+
 Renderers only format events; they never change what the session does.
 """
 
@@ -22,6 +26,8 @@ from agent.protocol import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
+    McpToolCall,
+    ModelWaiting,
     Reasoning,
     Status,
     TodoList,
@@ -43,14 +49,34 @@ def use_color(choice: str, stream: TextIO, env: dict[str, str] | os._Environ[str
     return stream.isatty()
 
 
+class WaitLog:
+    """When a log shows a wait: at its first report, then each time the wait has doubled; a new wait starts over."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def due(self, event: ModelWaiting) -> bool:
+        if event.seconds <= 0:
+            self._next = 0
+            return False
+        if event.seconds < self._next:
+            return False
+        self._next = event.seconds * 2
+        return True
+
+
 class JsonRenderer:
     """`--json`: every event except live deltas, one JSON object per line, nothing else on stdout."""
 
     def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
         self.out, self.err = out, err
+        self._waits = WaitLog()
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Warning | Status):
+        if isinstance(event, ModelWaiting):
+            if self._waits.due(event):
+                print(f"status: {event.message}", file=self.err, flush=True)
+        elif isinstance(event, Warning | Status):
             print(f"{event.type}: {event.message}", file=self.err, flush=True)
         if isinstance(event, DISPLAY_ONLY):
             return
@@ -69,9 +95,12 @@ class HumanRenderer:
     so the final answer is printed once (stdout) and intermediate ones go to stderr.
     """
 
-    def __init__(self, color: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+    def __init__(self, color: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr, live: bool | None = None):
         self.color, self.out, self.err = color, out, err
+        self.live = _isatty(err) if live is None else live  # redraw the waiting line in place
         self._held: str | None = None
+        self._waits = WaitLog()
+        self._live_line = False
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, DISPLAY_ONLY) and not isinstance(event, Warning | Status | ApprovalRequested):
@@ -80,6 +109,8 @@ class HumanRenderer:
             self._line("codex", self._held, "magenta")
             self._held = None
         match event:
+            case ModelWaiting():
+                self._wait(event)
             case Warning(message=message):
                 self._line("warning", message, "yellow")
             case Status(message=message):
@@ -114,6 +145,8 @@ class HumanRenderer:
                 self._line("exec", _command_line(item), "green" if item.status == "completed" else "red")
             case FileChangeItem() if completed:
                 self._line("patch", _patch_line(item), "green" if item.status == "completed" else "red")
+            case McpToolCall() if completed:
+                self._line("mcp", _mcp_line(item), "green" if item.status == "completed" else "red")
             case TodoList():
                 marks = "  ".join(f"[{'x' if e.completed else ' '}] {e.text}" for e in item.items)
                 self._line("plan", marks, "cyan")
@@ -124,15 +157,42 @@ class HumanRenderer:
 
     def _final(self, text: str | None) -> None:
         self._held = None
+        self._clear_live_line()
         if text:
             self.out.write(text if text.endswith("\n") else text + "\n")
             self.out.flush()
 
-    def _line(self, label: str, text: str, style: str) -> None:
+    def _wait(self, event: ModelWaiting) -> None:
+        if not self.live:
+            if self._waits.due(event):
+                self._line("model", event.message, "dim")
+            return
+        self._clear_live_line()
+        if event.seconds > 0:
+            self.err.write(self._label("model", "dim") + " " + event.message)
+            self.err.flush()
+            self._live_line = True
+
+    def _clear_live_line(self) -> None:
+        if self._live_line:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+            self._live_line = False
+
+    def _label(self, label: str, style: str) -> str:
         label = f"{label:<8}"
-        if self.color:
-            label = f"\x1b[{STYLES['bold']};{STYLES[style]}m{label}\x1b[0m"
-        print(f"{label} {text}", file=self.err, flush=True)
+        return f"\x1b[{STYLES['bold']};{STYLES[style]}m{label}\x1b[0m" if self.color else label
+
+    def _line(self, label: str, text: str, style: str) -> None:
+        self._clear_live_line()
+        print(f"{self._label(label, style)} {text}", file=self.err, flush=True)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _starts_a_step(event: Event) -> bool:
@@ -154,6 +214,14 @@ def _patch_line(item: FileChangeItem) -> str:
     if item.status == "completed":
         return files
     return f"{files}  {item.status}: {item.error}"
+
+
+def _mcp_line(item: McpToolCall) -> str:
+    seconds = (item.duration_ms or 0) / 1000
+    call = f"{item.server}.{item.tool}({json.dumps(item.arguments, ensure_ascii=False)})"
+    if item.error is not None:
+        return f"{call}  failed: {item.error.message}"
+    return f"{call}  {item.status}  {seconds:.1f}s"
 
 
 def _usage_line(event: TurnCompleted) -> str:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import git
 
+from agent.safety.git_programs import neutralising_env
+
 # Untracked files larger than this, and untracked directories holding at least this many files
 # (an unignored virtualenv, a folder of model weights), are left out of snapshots and /diff: hashing
 # them on every turn would cost more than the snapshot is worth. agent/undo.py copies any of them a
@@ -101,7 +103,7 @@ def snapshot(root: Path, message: str, ref: str, *, max_untracked_file_bytes: in
     MAX_UNTRACKED_*; pass None to include everything). The commit's parent is the ref's previous
     snapshot, and the ref moves only if nobody else moved it meanwhile. Raises git.GitCommandError.
     """
-    with git.Repo(root) as repo, _scratch_index(repo) as (env, scratch):
+    with _open(root) as repo, _scratch_index(repo) as (env, scratch):
         repo.git.add("--update", env=env)
         untracked = _untracked_files(repo, env, max_untracked_file_bytes, max_untracked_dir_files)
         _add_paths(repo, env, scratch, untracked)
@@ -118,7 +120,7 @@ def snapshot(root: Path, message: str, ref: str, *, max_untracked_file_bytes: in
 def files_in_commit(root: Path, commit: str, paths: Sequence[Path]) -> dict[Path, CommittedFile | None]:
     """What `commit` holds at each absolute path under `root`: a file, or None (nothing there, or a directory)."""
     found: dict[Path, CommittedFile | None] = {}
-    with git.Repo(root) as repo:
+    with _open(root) as repo:
         tree = repo.commit(commit).tree
         for path in paths:
             relative = _relative(root, path)
@@ -159,7 +161,7 @@ def diff_including_untracked(root: Path, *, max_untracked_file_bytes: int | None
                              max_untracked_dir_files: int | None = MAX_UNTRACKED_DIR_FILES) -> str:
     """Unified diff of the working tree against HEAD (the empty tree before the first commit), new untracked
     files included as additions and ignored ones left out; paths are relative to `root`. Nothing is written."""
-    with git.Repo(root) as repo, _scratch_index(repo) as (env, scratch):
+    with _open(root) as repo, _scratch_index(repo) as (env, scratch):
         untracked = _untracked_files(repo, env, max_untracked_file_bytes, max_untracked_dir_files)
         _add_paths(repo, env, scratch, untracked, intent_only=True)
         base = _head(repo) or repo.git.hash_object("-t", "tree", os.devnull)
@@ -204,6 +206,15 @@ def remove_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Plumbing
 # --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _open(root: Path) -> Iterator[git.Repo]:
+    """The repository, with every program its own config names disarmed for our commands (they run outside
+    the sandbox, on a repository we did not write: agent.safety.git_programs)."""
+    with git.Repo(root) as repo:
+        repo.git.update_environment(**neutralising_env(Path(root)))
+        yield repo
 
 
 def _head(repo: git.Repo) -> str | None:

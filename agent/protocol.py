@@ -85,7 +85,36 @@ class ErrorItem:
     type: Literal["error"] = "error"
 
 
-Item = AgentMessage | Reasoning | CommandExecution | FileChangeItem | TodoList | ErrorItem
+@dataclass
+class McpToolCallResult:
+    """What an MCP tool returned: its content blocks as MCP sends them, and its structured content."""
+
+    content: list[Any] = field(default_factory=list)
+    structured_content: Any = None
+
+
+@dataclass
+class McpToolCallError:
+    message: str
+
+
+@dataclass
+class McpToolCall:
+    """A call to a tool of an MCP server (`[mcp_servers.<server>]`); Codex's `mcp_tool_call` item. A call that
+    was declined or failed before the server answered has status "failed" and an `error`."""
+
+    id: str
+    server: str
+    tool: str
+    arguments: Any = None
+    result: McpToolCallResult | None = None
+    error: McpToolCallError | None = None
+    status: Literal["in_progress", "completed", "failed"] = "in_progress"
+    duration_ms: int | None = None
+    type: Literal["mcp_tool_call"] = "mcp_tool_call"
+
+
+Item = AgentMessage | Reasoning | CommandExecution | FileChangeItem | TodoList | ErrorItem | McpToolCall
 
 # --- events: what the core tells front ends ---------------------------------------------
 
@@ -269,7 +298,8 @@ def item_to_json(item: Item) -> dict[str, Any]:
     if isinstance(item, TodoList):
         data["items"] = [{"text": e.text, "completed": e.completed} for e in item.items]
     data.pop("diff", None)
-    return {k: v for k, v in data.items() if v is not None or k == "exit_code"}
+    kept = ("result", "error") if isinstance(item, McpToolCall) else ("exit_code",)  # null in Codex's form too
+    return {k: v for k, v in data.items() if v is not None or k in kept}
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -287,3 +317,13 @@ def event_to_json(event: Event) -> dict[str, Any]:
             return {"type": event.type, "error": {"message": message}}
         case _:
             return {"type": event.type} | asdict(event)
+
+
+@dataclass(frozen=True)
+class ModelWaiting(Status):
+    """The model server has sent nothing for `seconds` (servers send nothing while they read a long prompt);
+    `seconds == 0` says the wait is over. A `Status`, so it is display only and front ends that know only
+    `Status` show its message; exec redraws it in place."""
+
+    seconds: int = 0
+    type: str = "model.waiting"

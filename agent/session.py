@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from agent import context_budget, structured_output
 from agent.audit import AuditLog
@@ -31,7 +33,9 @@ from agent.models.base import (
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
+    Retrying,
     TextChunk,
+    Waiting,
 )
 from agent.models.text_tool_calls import recover_tool_calls
 from agent.protocol import (
@@ -43,6 +47,7 @@ from agent.protocol import (
     Event,
     Interrupt,
     ItemCompleted,
+    ModelWaiting,
     Op,
     Reasoning,
     TextDelta,
@@ -132,14 +137,17 @@ class Session:
         store: SessionStore | None = None,
         history: list[Message] | None = None,
         output_schema: dict | None = None,
+        mcp: Any = None,
     ):
-        """A new thread, or (with `history` from a rollout and its reopened `store`) a resumed one."""
+        """A new thread, or (with `history` from a rollout and its reopened `store`) a resumed one. `mcp`: the
+        started MCP servers (agent.mcp.connections.McpConnections), whose tools join the built-in ones."""
         self.config = config
         self.client = client
         self.docs = docs
         self._emit = emit
         self.store = store
         self.output_schema = output_schema
+        self.mcp = mcp
         self.thread_id = store.thread_id if store else thread_id or str(uuid.uuid4())
         self.instructions = base_instructions()
         self.history: list[Message] = []
@@ -153,8 +161,8 @@ class Session:
         self._decided = threading.Condition()
         self._turn_input: Message | None = None
         self.redactor = Redactor.from_config(config)
-        self.audit = AuditLog(config.codex_home, self.redactor, config.audit_include_content, self.thread_id) \
-            if config.audit_enabled else None
+        self.audit = AuditLog.from_config(config, self.redactor, self.thread_id,
+                                          warn=lambda text: self.emit(Warning(text))) if config.audit_enabled else None
         if history is not None:
             self.history = with_answered_calls(history)
             self._preamble = _preamble_length(history)
@@ -218,7 +226,8 @@ class Session:
         self._append(self._turn_input)
         turn = _TurnState()
         ctx = router.ToolContext(self.config, self.emit, self._new_item_id, self._cancel, self._ask, self.approvals,
-                                 before_edit=self._before_edit_hook(f"turn-{next(self._turns)}"))
+                                 before_edit=self._before_edit_hook(f"turn-{next(self._turns)}"),
+                                 mcp=self.mcp, audit=self.audit)
         try:
             for _ in range(self.config.max_turn_steps):
                 response = self._sample(turn)
@@ -237,10 +246,47 @@ class Session:
             return self._fail(turn, ctx, str(e))
 
     def _answer_now(self, turn: _TurnState, ctx: router.ToolContext, notice: str) -> TurnResult:
-        """End a turn that would not end by itself: one more request, without tools, so the model must answer."""
+        """End a turn that would not end by itself: one more request that must be answered in text (no tools
+        on the wire; on the embedded engine the grammar's answer branch), so the turn always ends with a final
+        message. A reply that is still a call, is empty or only repeats the notice is no answer: the session
+        then writes the final message itself. Nothing of the reply is shown before it is judged, so an echoed
+        notice never appears."""
         self._append(Message("user", notice))
-        self._sample(turn, structured=True)
+        request = replace(self._fit_context(turn), tool_choice="none")
+        response = ModelResponse()
+        try:
+            for item in self.client.stream(request):
+                self._check_cancel()
+                if isinstance(item, Waiting | Retrying):
+                    self._show_transport(item)
+                elif isinstance(item, ModelResponse):
+                    response = item
+        except (UserError, TurnStopped) as e:
+            self._audit_request(None, str(e))
+            raise
+        turn.usage += response.usage
+        self._audit_request(response.usage)
+        text = _final_answer(response, notice) or self._no_answer_message(notice)
+        self._append(Message("assistant", text))
+        turn.last_message = text
+        self.emit(ItemCompleted(AgentMessage(self._new_item_id(), text)))
         return self._complete(turn, ctx)
+
+    def _no_answer_message(self, notice: str) -> str:
+        """The final message when the model gave none after the step limit or the loop guard."""
+        if notice == LOOP_NOTICE:
+            return (f"I stopped because the model made the same tool call {LOOP_REPEATS} times in a row and then "
+                    "gave no final answer; the steps above show what was done.")
+        return (f"I stopped after {self.config.max_turn_steps} model steps without a final answer from the model "
+                f"(max_turn_steps in {self.config.config_file} sets the limit); the steps above show what was done.")
+
+    def _show_transport(self, item: Waiting | Retrying) -> None:
+        """A wait for a silent server (a live status) or a retried reply (a warning, and an audit record)."""
+        if isinstance(item, Waiting):
+            self.emit(ModelWaiting(item.message or "the model is answering", seconds=item.seconds))
+        else:
+            self._audit_request(None, item.message, retried=True)
+            self.emit(Warning(item.message))
 
     def _sample(self, turn: _TurnState, structured: bool = False) -> ModelResponse:
         request = self._fit_context(turn, structured)
@@ -250,22 +296,30 @@ class Session:
             return ids.get(kind) or ids.setdefault(kind, self._new_item_id())
 
         response, first_token_at = ModelResponse(), None
-        for item in self.client.stream(request):
-            self._check_cancel()
-            if first_token_at is None and isinstance(item, TextChunk | ReasoningChunk):
-                first_token_at = time.monotonic()
-            if isinstance(item, TextChunk):
-                self.emit(TextDelta(item_id("text"), item.text))
-            elif isinstance(item, ReasoningChunk):
-                self.emit(TextDelta(item_id("reasoning"), item.text, kind="reasoning"))
-            else:
-                response = item
-        if first_token_at is not None:
+        try:
+            for item in self.client.stream(request):
+                self._check_cancel()
+                if first_token_at is None and isinstance(item, TextChunk | ReasoningChunk):
+                    first_token_at = time.monotonic()
+                if isinstance(item, TextChunk):
+                    self.emit(TextDelta(item_id("text"), item.text))
+                elif isinstance(item, ReasoningChunk):
+                    self.emit(TextDelta(item_id("reasoning"), item.text, kind="reasoning"))
+                elif isinstance(item, Waiting | Retrying):
+                    if isinstance(item, Retrying):
+                        ids.clear()  # the reply starts over: what streamed so far belongs to no item
+                    self._show_transport(item)
+                else:
+                    response = item
+        except (UserError, TurnStopped) as e:  # a failed request is audited too, with the sentence the user sees
+            self._audit_request(None, str(e))
+            raise
+        if response.generation_seconds is not None:  # the back end timed it (a tool call streams no text)
+            turn.generation_seconds += response.generation_seconds
+        elif first_token_at is not None:
             turn.generation_seconds += time.monotonic() - first_token_at
         turn.usage += response.usage
-        if self.audit:
-            self.audit.model_request(self.config.provider.id, self.config.model or "default",
-                                     self.config.provider.base_url, response.usage)
+        self._audit_request(response.usage)
         response = self._with_recovered_calls(response)
         self._append(Message("assistant", response.text, response.tool_calls))
         if response.reasoning:
@@ -274,6 +328,11 @@ class Session:
             turn.last_message = response.text
             self.emit(ItemCompleted(AgentMessage(item_id("text"), response.text)))
         return response
+
+    def _audit_request(self, usage: Usage | None, error: str | None = None, retried: bool = False) -> None:
+        if self.audit:
+            self.audit.model_request(self.config.provider.id, self.config.model or "default",
+                                     self.config.provider.base_url, usage, error=error, retried=retried)
 
     def _finish_structured(self, turn: _TurnState) -> None:
         """Make the final message JSON valid against --output-schema: ask for it, retry once, else fail."""
@@ -293,7 +352,7 @@ class Session:
     def _with_recovered_calls(self, response: ModelResponse) -> ModelResponse:
         if response.tool_calls or not response.text:
             return response
-        calls = recover_tool_calls(response.text, router.TOOL_NAMES)
+        calls = recover_tool_calls(response.text, router.tool_names(self.mcp))
         return replace(response, text="", tool_calls=tuple(calls)) if calls else response
 
     def _run_tools(self, response: ModelResponse, ctx: router.ToolContext) -> None:
@@ -346,7 +405,8 @@ class Session:
         if structured:  # the final answer under --output-schema: no tools, JSON only
             return ModelRequest(self.instructions, tuple(self.history), (), self.config.model_max_output_tokens,
                                 output_schema=self.output_schema)
-        return ModelRequest(self.instructions, tuple(self.history), router.TOOL_SPECS,
+        tools = router.tool_specs(self.mcp, lambda text: self.emit(Warning(text)))
+        return ModelRequest(self.instructions, tuple(self.history), tools,
                             self.config.model_max_output_tokens, output_schema=self.output_schema)
 
     def _context_window(self) -> int | None:
@@ -444,6 +504,28 @@ class Session:
 
     def _new_item_id(self) -> str:
         return f"item_{next(self._ids)}"
+
+
+def _final_answer(response: ModelResponse, notice: str) -> str:
+    """The reply's text if it answers: not a tool call (native or printed as text), no tool markup, and not
+    the notice said back (small models repeat it, often reworded: any five words in a row of it count)."""
+    text = response.text.strip()
+    if not text or recover_tool_calls(text, router.TOOL_NAMES) or re.search(r"</?tool_(call|response)>", text):
+        return ""
+    return "" if _word_runs(notice) & _word_runs(text) else text
+
+
+ECHO_RUN = 5
+CONTRACTIONS = {"you've": "you have", "you're": "you are", "don't": "do not", "can't": "cannot", "it's": "it is",
+                "i've": "i have", "i'm": "i am", "haven't": "have not", "that's": "that is"}
+
+
+def _word_runs(text: str) -> set[tuple[str, ...]]:
+    """Every run of ECHO_RUN consecutive words, lower-cased, contractions spelt out, punctuation dropped."""
+    words: list[str] = []
+    for word in re.findall(r"[\w']+", text.lower().replace("\u2019", "'")):
+        words += CONTRACTIONS.get(word, word).split()
+    return {tuple(words[i:i + ECHO_RUN]) for i in range(len(words) - ECHO_RUN + 1)}
 
 
 def _repeats_itself(response: ModelResponse, turn: _TurnState) -> bool:

@@ -14,18 +14,14 @@ Run from the repository root (progress on stderr, a Markdown report on stdout)::
    (b)-(d) one-off, ``wrap_command`` + ``Popen`` (the launcher's interpreter starts with the command, as in
    ``codex sandbox``). Policies come from ``load_config`` + ``SandboxPolicy.from_config``, as in the agent
    (so /tmp and $TMPDIR are writable roots too). The timed region includes the policy check. Overhead =
-   median(case) - median(a); the target is < 15 ms. Three reference rows split (c)'s time up: (e)
-   ``python -I -S -c "os.execvp('true', ...)"``, the floor of any Python launcher (interpreter start, no
-   confinement); (g) (c) with the launcher run from cached bytecode (a byte-compiled copy in the temp dir,
-   imported by a ``-c`` stub); (f) (g) with ``--network --no-namespaces`` (Landlock only, the form used on
-   kernels without user namespaces). So (e - a) is the interpreter, (f - e) the launcher's code with
-   ``_ctypes`` and Landlock, (g - f) the namespaces and the ``.git`` bind mount, (c - g) what is left of
-   compiling (``wrap_command`` runs bytecode compiled once per process). Each round runs every case once, in
+   median(case) - median(a); the target is < 15 ms. (k) is an unsandboxed command the agent's way (the
+   launcher with ``--unconfined``: a subreaper that kills what the command leaves). The reference row (e)
+   ``python -I -S -c "os.execvp('true', ...)"`` is the floor of any Python launcher (interpreter start, no
+   confinement), so (b - e) is the launcher's own work when it starts with its command: unpacking its code
+   from the argv, the namespaces, the view (covers, binds, /proc, devpts) and Landlock. Each round runs every case once, in
    a rotating order, so the cases share the machine's noise; one untimed round comes first. Before timing,
-   each sandboxed case is checked once (untimed): it must refuse a write to the repo (read-only, and
-   Landlock-only (f), which can keep ``.git`` read-only only by granting nothing on the repo's top level) or
-   allow it, refuse a write into ``.git``, and be in a new network namespace exactly when the policy has no
-   network.
+   each sandboxed case is checked once (untimed): it must refuse a write to the repo (read-only) or allow it,
+   refuse a write into ``.git``, and be in a new network namespace exactly when the policy has no network.
 2. **Known-safe classifier**: ``is_known_safe`` over a 200-command batch built from 40 distinct examples
    (direct argv and ``bash -lc`` scripts, half of each safe) with a number varied in each of 5 copies; total
    and per-command time, median of ``--runs`` batches after one untimed batch, split into direct argv and
@@ -40,10 +36,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import importlib.util
 import json
 import os
-import py_compile
 import resource
 import shutil
 import signal
@@ -59,9 +53,8 @@ from pathlib import Path
 import machine  # benchmarks/machine.py (scripts run as `python benchmarks/NAME.py`)
 
 from agent.config import Overrides, load_config
-from agent.safety import sandbox
 from agent.safety.launchers import Launchers
-from agent.safety.sandbox import LAUNCHER, SandboxPolicy, SandboxUnavailable, check_available, describe, wrap_command
+from agent.safety.sandbox import SandboxPolicy, SandboxUnavailable, check_available, describe, wrap_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNS = 500
@@ -219,17 +212,6 @@ def check_confinement(label: str, launch: Callable[[list[str]], subprocess.Popen
                              f"{'; '.join(problems) or 'exit ' + str(status)}; output {output[-500:]!r}")
 
 
-def cached_launcher(work: Path) -> list[str]:
-    """A copy of the launcher, byte-compiled once and run through import: the launcher without compiling."""
-    directory = work / "launcher"
-    directory.mkdir()
-    source = directory / "sandbox_exec.py"
-    shutil.copyfile(LAUNCHER, source)
-    py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)), doraise=True)
-    stub = f"import sys; sys.path[:0] = [{str(directory)!r}]; import sandbox_exec; sandbox_exec.main(sys.argv[1:])"
-    return [sys.executable, "-I", "-S", "-c", stub]
-
-
 def sandbox_cases(repo: Path, work: Path, notes: list[str], pools: list[Launchers]) -> list[Case]:
     """The cases (a)-(j) that this kernel can run; the others become notes. Each started-ahead case gets its own
     Launchers (added to pools, for the caller to close): one keeps a spare for one policy, as in a session."""
@@ -274,27 +256,10 @@ def sandbox_cases(repo: Path, work: Path, notes: list[str], pools: list[Launcher
                       lambda: popen(floor, repo), reference=True))
     if "c" not in policies:
         return cases
-    cached = cached_launcher(work)
-    launcher = sandbox.launcher()  # the launcher wrap_command uses (compiled once per process)
-
-    def from_cache(argv: list[str], extra: Sequence[str] = ()) -> list[str]:
-        wrapped_argv = wrap_command(argv, policies["c"])
-        if wrapped_argv[: len(launcher)] != launcher:
-            raise BenchmarkError(f"wrap_command no longer starts with {' '.join(launcher)}: {' '.join(wrapped_argv)}")
-        flags = wrapped_argv[len(launcher) : wrapped_argv.index("--")]
-        return [*cached, *flags, *extra, "--", *argv]
-
-    landlock_only = ("--network", "--no-namespaces")
-    # Landlock alone cannot make .git read-only inside a writable root except by granting nothing on the root
-    # itself (see sandbox_exec.py), so (f) refuses new top-level entries in the repo.
-    check_confinement("(f)", lambda argv: popen(from_cache(argv, landlock_only), repo), repo, False, True)
-    check_confinement("(g)", lambda argv: popen(from_cache(argv), repo), repo, True, False)
-    f_argv, g_argv = from_cache(true, landlock_only), from_cache(true)
-    cases.append(Case("f", "(f) reference: (c)'s launcher from cached bytecode, Landlock only "
-                      "(`--network --no-namespaces`)", lambda: popen(f_argv, repo), reference=True))
-    cases.append(Case("g", "(g) reference: (c) with the launcher run from cached bytecode (`-c` stub + import)",
-                      lambda: popen(g_argv, repo), reference=True))
-    notes.append(f"(f)/(g) run a byte-compiled copy of sandbox_exec.py: `{' '.join(g_argv[:4])} \"{cached[4]}\" ...`")
+    unconfined = SandboxPolicy("danger-full-access", network=True)
+    cases.append(Case("k", "(k) danger-full-access: the agent's way, `Launchers.start` (`--unconfined`: no "
+                      "sandbox, but its processes die with it)", lambda launch=ahead(unconfined): launch(true),
+                      ahead=True))
     return cases
 
 

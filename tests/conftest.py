@@ -30,6 +30,12 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
+@pytest.fixture(autouse=True)
+def _no_real_codex_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Code that falls back to $CODEX_HOME (the edit journal, the audit log) never touches the real ~/.codex."""
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path_factory.mktemp("default-codex-home")))
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A real git repository with one commit."""

@@ -25,6 +25,7 @@ from agent.audit import (
     audit_files,
     format_table,
     parse_since,
+    read_head,
     run_audit_command,
     show,
     verify,
@@ -158,6 +159,23 @@ def test_model_request_records_provider_model_host_and_tokens_but_no_body(home: 
     assert (third["endpoint_host"], third["input_tokens"], third["output_tokens"]) == (None, 3, 1)
 
 
+def test_a_failed_model_request_records_the_error_sentence_redacted(home: Path) -> None:
+    key = fake_openai_key()
+    log = make_log(home, secrets=(key,))
+    log.model_request("ollama", "m", "http://localhost:11434/v1", {"input_tokens": 5, "output_tokens": 2})
+    log.model_request("ollama", "m", "http://localhost:11434/v1", None,
+                      error=f"Ollama at http://localhost:11434/v1 answered 500: bad key {key}.")
+    log.model_request("ollama", "m", "http://localhost:11434/v1", None, error="answered 503; retrying", retried=True)
+    ok, failed, retried = lines_of(only_file(home))
+    assert (ok["status"], ok["error"]) == ("completed", None)
+    assert (retried["status"], retried["error"]) == ("retried", "answered 503; retrying")
+    assert (failed["status"], failed["input_tokens"], failed["output_tokens"]) == ("failed", None, None)
+    assert failed["error"] == "Ollama at http://localhost:11434/v1 answered 500: bad key [REDACTED]."
+    summaries = [r.summary() for r in show(home, None)]
+    assert summaries[1] == "ollama m @localhost failed: Ollama at http://localhost:11434/v1 answered 500: bad key " \
+                           "[REDACTED]."
+
+
 def test_model_request_body_with_content_is_redacted(home: Path) -> None:
     key = fake_openai_key()
     make_log(home, include_content=True).model_request(
@@ -257,8 +275,8 @@ def test_a_planted_api_key_never_reaches_the_audit_file(home: Path, tmp_path: Pa
         log.approval(f"curl -d {text}", "approve", "command")
         log.file_changed(home / f"{text}.txt", None, None)
         log.command(["echo", text], f"/tmp/{text}", 0, "completed", False)
-    written = b"".join(p.read_bytes() for p in (home / "audit").iterdir())
-    assert written.count(b"\n") == 12
+    written = b"".join(p.read_bytes() for p in (home / "audit").iterdir())  # the lines and the head
+    assert sum(len(lines_of(p)) for p in audit_files(home / "audit")) == 12
     assert key.encode() not in written and opaque.encode() not in written
     assert verify(home / "audit").ok
 
@@ -327,16 +345,18 @@ def test_a_rewritten_seq_is_detected(home: Path, clock: Clock) -> None:
     assert (result.first_broken_line, result.reason) == (3, "line 3: seq jumps from 2 to 9 after line 2")
 
 
-def test_a_torn_last_line_is_reported_and_the_next_record_starts_on_its_own_line(home: Path, clock: Clock) -> None:
+def test_a_torn_line_of_a_killed_writer_is_reported_once_and_the_next_record_chains_past_it(home: Path,
+                                                                                            clock: Clock) -> None:
     log = make_log(home, clock)
     write_some(log, 3)
     path = only_file(home)
-    path.write_bytes(path.read_bytes()[:-20])  # a writer died mid-line
+    with open(path, "ab") as f:  # a writer killed mid-line: part of its line, no newline, no head update
+        f.write(b'{"ts":"2026-11-03T09:00:09.000000Z","seq":4,"ses')
     log.prompt("after the crash")
     lines = path.read_bytes().split(b"\n")
-    assert json.loads(lines[3])["seq"] == 4 and json.loads(lines[3])["prev"] == hashlib.sha256(lines[2]).hexdigest()
-    result = verify(path)
-    assert (result.ok, result.first_broken_line) == (False, 3)
+    assert json.loads(lines[4])["seq"] == 4 and json.loads(lines[4])["prev"] == hashlib.sha256(lines[2]).hexdigest()
+    result = verify(home / "audit")
+    assert [(p.line, p.text) for p in result.problems] == [(4, "line 4 is not valid JSON")]
 
 
 def test_the_chain_continues_across_a_month_boundary(home: Path) -> None:
@@ -398,6 +418,8 @@ def test_two_processes_appending_at_once_keep_one_valid_chain(home: Path) -> Non
     assert {r["session"] for r in records} == {"one", "two"}
     result = verify(home / "audit")
     assert result.ok and result.lines == 2 * n
+    head = read_head(home / "audit")
+    assert head is not None and (head.lines, head.seq) == (2 * n, 2 * n) and result.head == head.hash
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -436,19 +458,22 @@ def test_format_table_has_one_readable_row_per_record(home: Path) -> None:
     assert "ollama qwen @localhost in=10 out=2" in table[4]
 
 
-def test_audit_verify_prints_ok_or_the_first_broken_line(home: Path, clock: Clock, capsys) -> None:
+def test_audit_verify_prints_ok_with_the_head_or_one_line_per_problem(home: Path, clock: Clock, capsys) -> None:
     assert run_audit_command(home, ["verify"]) == 0
-    assert capsys.readouterr().out.startswith("OK: 0 lines")
+    assert capsys.readouterr().out == "OK: 0 lines (nothing recorded yet)\n"
     write_some(make_log(home, clock), 4)
-    assert run_audit_command(home, ["verify"]) == 0
-    assert capsys.readouterr().out.startswith("OK: 4 lines in 1 file; head sha256 ")
     path = only_file(home)
+    last = path.read_bytes().split(b"\n")[3]
+    assert run_audit_command(home, ["verify"]) == 0
+    assert capsys.readouterr().out == f"OK: 4 lines, head {hashlib.sha256(last).hexdigest()}\n"
     assert run_audit_command(home, ["verify", str(path)]) == 0
     capsys.readouterr()
     rewrite(path, lambda lines: lines[:1] + lines[2:])
     assert run_audit_command(home, ["verify"]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith(f"BROKEN: {path}: line 2: prev hash does not match line 1")
+    assert capsys.readouterr().out.splitlines() == [
+        f"BROKEN: {path}: line 2: prev hash does not match line 1 (seq jumps from 1 to 3: a line was deleted?)",
+        f"BROKEN: {path}: has 3 lines, but the head records 4",
+    ]
     with pytest.raises(UserError, match="does not exist"):
         run_audit_command(home, ["verify", str(home / "nope.jsonl")])
 

@@ -452,6 +452,8 @@ def test_invalid_flag_values_list_the_allowed_ones(env: dict[str, str]) -> None:
 
 def test_cd_flag_sets_cwd_and_roots_resolve_against_it(env: dict[str, str], home: Path, work: Path) -> None:
     write_config(home, '[sandbox_workspace_write]\nwritable_roots = ["build", "~/cache"]\n')
+    (work / "../shared").mkdir()
+    (work / "build").mkdir()
     config = load(env, cwd=work, add_dirs=(Path("../shared"), Path("build")))
     assert config.cwd == work.resolve()
     assert config.additional_writable_roots == ((work / "../shared").resolve(), (work / "build").resolve())

@@ -12,6 +12,7 @@ from agent.protocol import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
+    ModelWaiting,
     OutputDelta,
     TextDelta,
     ThreadStarted,
@@ -202,3 +203,44 @@ def test_json_keeps_non_ascii_text_readable():
     out, _ = render_json([ItemCompleted(AgentMessage("item_1", "héllo ✓"))])
 
     assert "héllo ✓" in out
+
+
+def waiting(seconds: int) -> ModelWaiting:
+    return ModelWaiting(f"waiting for the model ({seconds} s)", seconds=seconds)
+
+
+def test_waiting_is_one_line_redrawn_in_place_on_a_terminal():
+    out, err = io.StringIO(), io.StringIO()
+    render = HumanRenderer(color=False, out=out, err=err, live=True)
+    for event in [TurnStarted(), waiting(2), waiting(3), waiting(4), ModelWaiting("the model is answering"),
+                  ItemCompleted(AgentMessage("item_1", "Hello.")), TurnCompleted(Usage())]:
+        render(event)
+
+    text = err.getvalue()
+    assert text.count("\n") == 1  # only the usage line ends a line; the waiting line was redrawn, then erased
+    assert text.count("\r\x1b[2K") == 3 and "waiting for the model (4 s)" in text
+    assert text.rsplit("\r\x1b[2K", 1)[1].startswith("done")
+    assert out.getvalue() == "Hello.\n"
+
+
+def test_waiting_on_a_log_is_shown_when_the_wait_doubles():
+    err = io.StringIO()
+    render = HumanRenderer(color=False, out=io.StringIO(), err=err, live=False)
+    for seconds in range(2, 40):
+        render(waiting(seconds))
+    render(ModelWaiting("the model is answering"))
+    render(waiting(2))
+
+    shown = [line.split("(")[1] for line in err.getvalue().splitlines()]
+    assert shown == ["2 s)", "4 s)", "8 s)", "16 s)", "32 s)", "2 s)"]
+
+
+def test_json_shows_waiting_on_stderr_only_and_sparingly():
+    out, err = io.StringIO(), io.StringIO()
+    render = JsonRenderer(out=out, err=err)
+    for seconds in range(2, 10):
+        render(waiting(seconds))
+
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines() == ["status: waiting for the model (2 s)", "status: waiting for the model (4 s)",
+                                           "status: waiting for the model (8 s)"]

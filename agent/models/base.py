@@ -2,7 +2,9 @@
 
 The session keeps history as `Message`s; each back end (chat, responses, embedded) turns
 them into its own wire format and streams back `TextChunk`/`ReasoningChunk`s followed by
-exactly one `ModelResponse`. Back ends never run tools or decide policy.
+exactly one `ModelResponse`. Endpoint back ends also yield `Waiting` while the server is silent
+and `Retrying` when a reply starts over (what streamed before it is not part of the reply).
+Back ends never run tools or decide policy.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class ModelRequest:
     messages: tuple[Message, ...]
     tools: tuple[ToolSpec, ...] = ()
     max_output_tokens: int | None = None
-    tool_choice: Literal["auto", "required"] = "auto"  # "required": the reply must be a tool call
+    # "required": the reply must be a tool call; "none": it must be text (endpoints get no tools at all, the
+    # embedded engine keeps them in its prompt, so the cached prefix holds, and decodes the answer branch only)
+    tool_choice: Literal["auto", "required", "none"] = "auto"
     output_schema: dict[str, Any] | None = None  # the reply must be JSON valid against this schema
 
 
@@ -63,9 +67,27 @@ class ModelResponse:
     reasoning: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    generation_seconds: float | None = None  # first to last generated token, when the back end knows it
 
 
-StreamItem = TextChunk | ReasoningChunk | ModelResponse
+@dataclass(frozen=True)
+class Waiting:
+    """The server has sent nothing for `seconds` (servers send nothing while they read a long prompt);
+    `seconds == 0` says the wait is over. `message` is the status line to show."""
+
+    seconds: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """The reply failed in transport and is requested again; text streamed before this is not part of it.
+    `message` says what failed and which attempt comes next."""
+
+    message: str
+
+
+StreamItem = TextChunk | ReasoningChunk | Waiting | Retrying | ModelResponse
 
 
 class ModelClient(Protocol):

@@ -2,16 +2,26 @@
 
 One `Llama` lives for the whole thread and every request re-renders the conversation with
 the model's own chat template; since history only grows, the new prompt shares its prefix
-with the previous one and llama.cpp evaluates only the new tokens (llama-cpp-python's
-`generate` matches the cached prefix). Token counts come from llama.cpp's own perf
-counters, so usage reports what was really evaluated. Tool calls are decoded under a
-grammar (agent.models.tool_grammar) and so always parse.
+with the previous one and llama.cpp evaluates only the new tokens. The engine evaluates the
+prompt itself, in chunks, so that it can report progress (a `Waiting` item once it takes more
+than a second) and, at the end of the fixed prefix (system prompt, tools, demonstrations),
+save or restore that prefix's KV state on disk (agent.models.prefix_cache): a second run
+evaluates only what follows the prefix. Usage counts what was really evaluated and generated.
+Tool calls are decoded under a grammar (agent.models.tool_grammar) and so always parse; how
+the prompt and grammar are shaped for a model (full or compact profile) comes from
+agent.models.quirks and agent.models.prompt_profile.
+
+Threads: decode runs on half the cores by default and prompt evaluation on all of them. llama.cpp's
+decode threads wait for each other after every operation, so all-core decode collapses when any other
+process holds a core (70 to under 4 tok/s measured on 2 cores), while half-core decode keeps most of
+its rate (benchmarks/embedded.py).
 
 Not here: finding the GGUF file (agent.models.resolve) and deciding what to send (the session).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
@@ -21,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.config import Config
+from agent.models import quirks as model_quirks
 from agent.models import tool_grammar
 from agent.models.base import (
     ContextWindowExceeded,
@@ -30,7 +41,10 @@ from agent.models.base import (
     ModelUnavailable,
     StreamItem,
     TextChunk,
+    Waiting,
 )
+from agent.models.prefix_cache import PrefixCache, identity
+from agent.models.prompt_profile import PromptProfile, tool_result_text
 from agent.models.resolve import ResolvedModel
 from agent.protocol import Usage
 
@@ -42,16 +56,33 @@ FALLBACK_TEMPLATE = (  # ChatML, for GGUFs that carry no chat template
 )
 
 
+PROGRESS_AFTER_S = 1.0  # report prompt evaluation once it has taken this long
+EVAL_CHUNK = 128  # prompt tokens per llama_decode call while progress is reported
+MIN_CACHED_PREFIX = 64  # a shorter fixed prefix is not worth a file
+
+
 @dataclass(frozen=True)
 class Prompt:
     tokens: list[int]
     stop: list[str]
+    prefix_len: int = 0  # leading tokens that are the fixed prefix (0: none known)
+
+
+def default_threads(cpus: int | None = None) -> tuple[int, int]:
+    """(decode threads, prompt threads): half the cores for decode (it survives a competing process), all for
+    the prompt (large batches, where more threads pay)."""
+    cpus = cpus or os.cpu_count() or 2
+    return max(1, cpus // 2), cpus
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     n_ctx: int | None = None
-    n_threads: int | None = None
+    n_threads: int | None = None  # decode; default: half the cores (default_threads)
+    n_threads_batch: int | None = None  # prompt evaluation; default: all cores
+    prefix_cache: bool = True  # keep the fixed prompt prefix's KV state under CODEX_HOME/cache/prompt-prefix
+    prefix_cache_entries: int = 8
+    prefix_cache_mb: int = 512
     n_gpu_layers: int = 0
     flash_attn: bool = False
     chat_format: str | None = None
@@ -73,8 +104,13 @@ class EmbeddedClient:
         self._lock = threading.Lock()  # one Llama is not thread-safe
         self._raw_calls: dict[str, str] = {}  # call_id -> the exact text generated, for prefix reuse
         self.llm = self._load(on_status or (lambda _message: None))
-        self._formatter = self._make_formatter()
+        self._formatter, self._prefix_formatter = self._make_formatter(), self._make_prefix_formatter()
+        facts = model_quirks.facts_from_metadata(self.llm.metadata, self.model.size_bytes, self.llm.n_ctx())
+        self.quirks = model_quirks.choose(facts, config.provider.options)
+        self.profile = PromptProfile(self.quirks)
+        self.prefix_cache = self._make_prefix_cache()
         self.last_prompt_eval_tokens = 0
+        self.last_prefix_restored = False  # the last request restored the prefix's KV state from disk
 
     # --- loading -----------------------------------------------------------------------
 
@@ -87,11 +123,13 @@ class EmbeddedClient:
         self._check_memory()
         status(f"loading {self.model.name} ({size_mb:.0f} MB) from {self.model.path}")
         started = time.monotonic()
+        decode_threads, prompt_threads = default_threads()
         try:
             llm = (CheckFirstLlama if probe_supported() else Llama)(
                 model_path=str(self.model.path),
                 n_ctx=self._n_ctx(),
-                n_threads=self.options.n_threads or os.cpu_count() or 2,
+                n_threads=self.options.n_threads or decode_threads,
+                n_threads_batch=self.options.n_threads_batch or self.options.n_threads or prompt_threads,
                 n_gpu_layers=self.options.n_gpu_layers,
                 flash_attn=self.options.flash_attn,
                 seed=self.options.seed,
@@ -134,10 +172,34 @@ class EmbeddedClient:
                     f"use one of {', '.join(sorted(llama_chat_format._CHAT_FORMATS))}, or remove it."
                 )
             return handler
+        return self._jinja_formatter(add_generation_prompt=True)
+
+    def _make_prefix_formatter(self) -> Any:
+        """Renders the fixed prefix alone (no generation prompt), to know where it ends; None with a named
+        chat_format, whose handlers cannot render a partial conversation."""
+        return None if self.options.chat_format else self._jinja_formatter(add_generation_prompt=False)
+
+    def _jinja_formatter(self, add_generation_prompt: bool) -> Any:
+        from llama_cpp import llama_chat_format
+
         template = self.llm.metadata.get("tokenizer.chat_template") or FALLBACK_TEMPLATE
         eos = self.llm._model.token_get_text(self.llm.token_eos())
         bos = self.llm._model.token_get_text(self.llm.token_bos())
-        return llama_chat_format.Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+        return llama_chat_format.Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
+                                                     add_generation_prompt=add_generation_prompt)
+
+    def _make_prefix_cache(self) -> PrefixCache | None:
+        if not self.options.prefix_cache:
+            return None
+        settings = {"n_ctx": self.llm.n_ctx(), "n_gpu_layers": self.options.n_gpu_layers,
+                    "flash_attn": self.options.flash_attn, "n_batch": self.llm.n_batch}
+        try:
+            key = identity(self.model.path, settings)
+        except OSError:
+            return None
+        return PrefixCache(self.config.codex_home / "cache" / "prompt-prefix", key,
+                           max_entries=max(1, int(self.options.prefix_cache_entries)),
+                           max_bytes=max(1, int(self.options.prefix_cache_mb)) * 1024 * 1024)
 
     # --- ModelClient -------------------------------------------------------------------
 
@@ -161,9 +223,11 @@ class EmbeddedClient:
 
         prompt = self._prompt(request)
         max_new = self._max_new_tokens(request, len(prompt.tokens))
-        grammar = _grammar(request)
+        grammar = self._grammar(request)
         llama_cpp.llama_perf_context_reset(self.llm._ctx.ctx)
-        text, shown = "", 0
+        evaluation = PromptEvaluation()
+        yield from self._evaluate_prompt(prompt, evaluation)
+        text, shown, first_at = "", 0, None
         # A tool call may run past max_new (up to the window) so that it always completes and parses;
         # a text reply stops at max_new.
         chunks = self.llm.create_completion(
@@ -173,6 +237,7 @@ class EmbeddedClient:
         )
         must_complete = request.output_schema is not None  # JSON cut short would not parse
         for count, chunk in enumerate(chunks, start=1):
+            first_at = first_at or time.monotonic()
             text += chunk["choices"][0]["text"]
             if tool_grammar.could_become_call(text):
                 continue
@@ -181,19 +246,82 @@ class EmbeddedClient:
             if count >= max_new and not must_complete:
                 chunks.close()
                 break
-        yield self._response(text, len(prompt.tokens))
+        seconds = time.monotonic() - first_at if first_at is not None else None
+        yield self._response(text, len(prompt.tokens), evaluation, seconds)
 
-    def _response(self, text: str, prompt_tokens: int) -> ModelResponse:
+    def _evaluate_prompt(self, prompt: Prompt, evaluation: PromptEvaluation) -> Iterator[Waiting]:
+        """Evaluate all but the prompt's last token (create_completion evaluates that one, for its logits),
+        reusing what the KV cache already holds, restoring or saving the fixed prefix, and reporting progress."""
+        llm, tokens = self.llm, prompt.tokens
+        target = len(tokens) - 1
+        keep = _common_prefix(llm._input_ids, tokens, target)
+        cacheable = self.prefix_cache is not None and prompt.prefix_len >= MIN_CACHED_PREFIX
+        self.last_prefix_restored = False
+        if cacheable and keep < prompt.prefix_len and self._restore_prefix(tokens[: prompt.prefix_len]):
+            keep, self.last_prefix_restored = prompt.prefix_len, True
+        save_at = prompt.prefix_len if cacheable and keep < prompt.prefix_len else -1
+        if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            keep = 0  # this model's cache cannot drop a suffix: start over
+            llm.reset()
+        llm.n_tokens = keep
+        started, position = time.monotonic(), keep
+        while position < target:
+            end = min(target, position + EVAL_CHUNK)
+            if position < save_at < end:
+                end = save_at
+            llm.eval(tokens[position:end])
+            evaluation.add(end - position)
+            position = end
+            if position == save_at:
+                self._save_prefix(tuple(tokens[:save_at]))
+            waited = time.monotonic() - started
+            if waited >= PROGRESS_AFTER_S:
+                yield Waiting(int(waited), f"evaluating the prompt: {position}/{len(tokens)} tokens")
+        if time.monotonic() - started >= PROGRESS_AFTER_S:
+            yield Waiting(0, "")
+
+    def _restore_prefix(self, tokens: list[int]) -> bool:
+        import llama_cpp
+
+        state = self.prefix_cache.load(tuple(tokens)) if self.prefix_cache else None
+        if state is None:
+            return False
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_seq_set_data(self.llm._ctx.ctx, buffer, len(state), 0) != len(state):
+            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            self.llm.n_tokens = 0
+            return False
+        self.llm.input_ids[: len(tokens)] = tokens
+        self.llm.n_tokens = len(tokens)
+        return True
+
+    def _save_prefix(self, tokens: tuple[int, ...]) -> None:
+        import llama_cpp
+
+        ctx = self.llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if 0 < written <= size and self.prefix_cache is not None:
+            self.prefix_cache.save(tokens, ctypes.string_at(buffer, written))
+
+    def _response(self, text: str, prompt_tokens: int, evaluation: PromptEvaluation,
+                  generation_seconds: float | None) -> ModelResponse:
         import llama_cpp
 
         perf = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
-        self.last_prompt_eval_tokens = perf.n_p_eval
-        usage = Usage(prompt_tokens, max(prompt_tokens - perf.n_p_eval, 0), perf.n_eval + 1)
+        evaluated = evaluation.tokens + 1  # and the last prompt token, evaluated by create_completion
+        # llama.cpp counts single-token decodes as n_eval: the last prompt token (1) and each generated token
+        # but the last (which is never decoded); so n_eval is the number generated, less chunks of one token.
+        output = max(perf.n_eval - evaluation.single_token_chunks, 1)
+        self.last_prompt_eval_tokens = evaluated
+        usage = Usage(prompt_tokens, max(prompt_tokens - evaluated, 0), output)
         call = tool_grammar.parse_reply(text, f"call_{uuid.uuid4().hex[:12]}")
         if call is None:
-            return ModelResponse(text=text.strip(), usage=usage)
+            return ModelResponse(text=text.strip(), usage=usage, generation_seconds=generation_seconds)
         self._raw_calls[call.call_id] = text.strip()
-        return ModelResponse(tool_calls=(call,), usage=usage)
+        return ModelResponse(tool_calls=(call,), usage=usage, generation_seconds=generation_seconds)
 
     def _max_new_tokens(self, request: ModelRequest, prompt_tokens: int) -> int:
         room = self.context_window - prompt_tokens
@@ -207,20 +335,46 @@ class EmbeddedClient:
     # --- prompt ------------------------------------------------------------------------
 
     def _prompt(self, request: ModelRequest) -> Prompt:
-        system = request.instructions
-        if request.tools:
-            system += "\n\n" + tool_grammar.tools_prompt(request.tools)
-        messages = _merge_same_roles([{"role": "system", "content": system},
-                                      *(self._chat_message(m) for m in request.messages)])
-        rendered = self._formatter(messages=messages)
+        prefix = self.profile.prefix_messages(request)
+        messages = [*prefix, *(self._chat_message(m) for m in request.messages)]
+        rendered = self._render(messages)
         add_bos = not getattr(rendered, "added_special", False)
         tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
-        return Prompt(tokens, stop)
+        return Prompt(tokens, stop, self._prefix_length(prefix, tokens, add_bos))
+
+    def _render(self, messages: list[dict[str, str]]) -> Any:
+        """The chat template's rendering; each message stays its own (the environment context is not glued to
+        the user's request) unless the template insists that roles alternate."""
+        from jinja2 import TemplateError
+
+        try:
+            return self._formatter(messages=messages)
+        except TemplateError:
+            return self._formatter(messages=_merge_same_roles(messages))
+
+    def _prefix_length(self, prefix: list[dict[str, str]], tokens: list[int], add_bos: bool) -> int:
+        """How many leading prompt tokens are the fixed prefix, checked token by token (0 if unknown)."""
+        if self._prefix_formatter is None:
+            return 0
+        try:
+            rendered = self._prefix_formatter(messages=prefix)
+        except Exception:  # a template that cannot render the prefix alone: no prefix cache
+            return 0
+        prefix_tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        length = len(prefix_tokens)
+        return length if length < len(tokens) and tokens[:length] == prefix_tokens else 0
+
+    def _grammar(self, request: ModelRequest) -> Any:
+        """The decoding constraint: a tool call or the final answer (free text, or JSON under --output-schema)."""
+        from llama_cpp import LlamaGrammar
+
+        rules = self.profile.grammar_rules(request)
+        return None if rules is None else LlamaGrammar.from_string(rules, verbose=False)
 
     def _chat_message(self, message: Message) -> dict[str, str]:
         if message.role == "tool":
-            return {"role": "user", "content": f"<tool_response>\n{message.content}\n</tool_response>"}
+            return {"role": "user", "content": tool_result_text(message.content)}
         if message.tool_calls:
             calls = [self._raw_calls.get(c.call_id) or tool_grammar.render_call(c) for c in message.tool_calls]
             content = "\n".join(filter(None, [message.content, *calls]))
@@ -228,18 +382,26 @@ class EmbeddedClient:
         return {"role": message.role, "content": message.content}
 
 
-def _grammar(request: ModelRequest) -> Any:
-    """The decoding constraint: a tool call or the final answer (free text, or JSON under --output-schema)."""
-    from llama_cpp import LlamaGrammar
+@dataclass
+class PromptEvaluation:
+    """What the engine evaluated of one prompt before generation started."""
 
-    if request.tools:
-        rules = tool_grammar.grammar_text(request.tools, call_required=request.tool_choice == "required",
-                                          answer_schema=request.output_schema)
-    elif request.output_schema is not None:
-        rules = tool_grammar.schema_grammar(request.output_schema)
-    else:
-        return None
-    return LlamaGrammar.from_string(rules, verbose=False)
+    tokens: int = 0
+    single_token_chunks: int = 0  # llama.cpp counts these as n_eval, not n_p_eval
+
+    def add(self, count: int) -> None:
+        self.tokens += count
+        self.single_token_chunks += count == 1
+
+
+def _common_prefix(cached: Any, tokens: list[int], limit: int) -> int:
+    """How many leading tokens (at most limit) the KV cache already holds."""
+    count = 0
+    for a, b in zip(cached[:limit], tokens[:limit], strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def _merge_same_roles(messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -1,31 +1,57 @@
-"""What the two OpenAI-compatible back ends share: building the SDK client, sending a request,
-and turning SDK errors into one sentence a user can act on.
+"""What the two OpenAI-compatible back ends share: sending a request, reading its reply as server-sent
+events while showing that we wait, retrying transport failures, and turning every failure into one
+sentence a user can act on.
 
-Retries with backoff on connection errors, 408/409/429 and 5xx are the `openai` SDK's own
-(`max_retries` = the provider's `request_max_retries`); the read timeout is the provider's
-`stream_idle_timeout_ms`, so a stream that stalls that long fails instead of hanging.
+A reply counts only when it arrived whole. The wire decoders (chat.py, responses.py) read events from
+`sse_events` and raise `StreamEndedEarly` when the stream stops before its protocol's end and
+`StreamUnreadable` for bytes that are not the protocol (not SSE, not JSON, wrong types); both are
+transport failures, retried like a dropped connection, and nothing of a failed attempt is used.
 
-Requests go through the SDK's generic `post` with `cast_to=object`: its retries, error types,
-authentication and server-sent-event decoding, but plain dicts instead of its typed models.
-`client.responses` / `client.chat` would import the typed resources and validate every streamed
-event into pydantic models, which costs more than the whole request to a local server (~0.3 s per
-run measured in benchmarks/harness.py), and OpenAI-compatible servers differ in the fields they
-send anyway, so the back ends read what is there.
+Retries are ours, not the `openai` SDK's (its `max_retries` is 0): connection errors, 408/409/429/5xx
+(honouring `x-should-retry` and `retry-after(-ms)`), cut and unreadable streams are retried up to the
+provider's `request_max_retries`; an idle timeout (no byte for `stream_idle_timeout_ms`) at most once, so
+a server that accepts and never answers costs two idle timeouts, not five. The body is read by a thread
+so the caller gets a `Waiting` tick every second of silence (servers send nothing while they read a long
+prompt) and can be interrupted.
+
+Requests go through the SDK's generic `post`: its authentication, headers and error types, but the raw
+body rather than its typed models. `client.responses` / `client.chat` would import the typed resources and
+validate every streamed event into pydantic models, which costs more than the whole request to a local
+server (~0.3 s per run measured in benchmarks/harness.py), and OpenAI-compatible servers differ in the
+fields they send anyway, so the back ends read what is there, checking each field's type.
+
+Not here: the wire formats themselves (chat.py, responses.py) and what a turn does with a reply.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
-from collections.abc import Iterator
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.config import Config, ProviderInfo
 from agent.errors import UserError
-from agent.models.base import ContextWindowExceeded, ModelRequestFailed, ModelUnavailable
+from agent.models.base import (
+    ContextWindowExceeded,
+    ModelRequestFailed,
+    ModelUnavailable,
+    Retrying,
+    StreamItem,
+    Waiting,
+)
 
 if TYPE_CHECKING:
     import openai
+
+T = TypeVar("T")
 
 START_HINTS = {
     "ollama": "start it with `ollama serve`",
@@ -43,6 +69,306 @@ CONTEXT_ERROR_MARKERS = (
     "prompt is too long",
 )
 
+WIRE_NAMES = {"chat": "Chat Completions", "responses": "Responses API"}
+TICK_SECONDS = 1.0
+WAIT_SHOWN_AFTER = 2.0  # seconds of silence before "waiting for the model" appears
+IDLE_RETRIES = 1
+MAX_SERVER_DELAY = 60.0  # a longer retry-after is not waited for
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT_SLACK = 30.0  # the HTTP read timeout only ends the reader thread; the idle clock is ours
+
+
+# --- failures of a reply in transport ----------------------------------------------------------
+
+
+class BrokenStream(Exception):
+    """A reply that did not arrive whole or cannot be read; `detail` says what was wrong, for the user."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class StreamEndedEarly(BrokenStream):
+    """The stream stopped before its protocol's end (cut, dropped, or no final event)."""
+
+
+class StreamUnreadable(BrokenStream):
+    """The server sent bytes that are not the protocol: not SSE, not UTF-8, not JSON, or a field of the wrong type."""
+
+
+class StreamReportedError(Exception):
+    """The server reported an error inside the stream (not retried: it said so itself)."""
+
+
+class IdleTimeout(Exception):
+    """No byte arrived for the provider's stream_idle_timeout_ms."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no data for {seconds:.0f} s")
+        self.seconds = seconds
+
+
+# --- server-sent events --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    event: str  # "message" when the server named none
+    data: str
+
+
+def sse_events(chunks: Iterable[bytes | Waiting]) -> Iterator[SseEvent | Waiting]:
+    """Server-sent events from raw body bytes (WHATWG rules: LF, CR or CRLF ends a line, `data:` lines join
+    with LF, a blank line dispatches, comments and other fields are skipped). An event not closed by a blank
+    line when the body ends is dropped, as the spec says; `Waiting` ticks pass through."""
+    name, data = "", []
+    for line in _lines(chunks):
+        if isinstance(line, Waiting):
+            yield line
+        elif not line:
+            if data:
+                yield SseEvent(name or "message", "\n".join(data))
+            name, data = "", []
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                name = value
+
+
+def _lines(chunks: Iterable[bytes | Waiting]) -> Iterator[str | Waiting]:
+    """Decoded lines without their ends, in linear time however the bytes are split."""
+    pending: list[bytes] = []  # the start of a line whose end has not arrived
+    after_cr, first = False, True
+    for chunk in chunks:
+        if isinstance(chunk, Waiting):
+            yield chunk
+            continue
+        if first and chunk:
+            chunk, first = chunk.removeprefix(b"\xef\xbb\xbf"), False
+        if after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across reads
+        if not chunk:
+            continue
+        parts = chunk.splitlines(keepends=True)
+        after_cr = parts[-1].endswith(b"\r")
+        tail = None if parts[-1].endswith((b"\n", b"\r")) else parts.pop()
+        for part in parts:
+            if pending:
+                part, pending = b"".join([*pending, part]), []
+            yield _decode(part.rstrip(b"\r\n"))
+        if tail is not None:
+            pending.append(tail)
+
+
+def _decode(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise StreamUnreadable(f"bytes that are not UTF-8 text near {line[:40]!r}") from e
+
+
+# --- typed access to JSON the server sent ------------------------------------------------------------
+
+
+def json_object(text: str, what: str = "an event") -> dict[str, Any]:
+    """The JSON object in `text`; anything else is a StreamUnreadable naming what it was."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise StreamUnreadable(f"{what} is not JSON: {text[:60]!r}") from None
+    if not isinstance(value, dict):
+        raise StreamUnreadable(f"{what} is JSON but not an object: {text[:60]!r}")
+    return value
+
+
+def typed(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """`obj[key]` when it is missing, null or of `kind`; any other type is a StreamUnreadable."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if type(value) is kind and (kind is not str or value.isascii()):  # the common case, kept fast
+        return value
+    if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _kinds(kind)):
+        if isinstance(value, str) and not value.isascii():
+            _check_unicode(value, f"{where}.{key}")
+        return value
+    names = " or ".join(k.__name__ for k in _kinds(kind))
+    raise StreamUnreadable(f"{where}.{key} is {type(value).__name__}, not {names}")
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _check_unicode(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StreamUnreadable(f"{where} holds text that is not valid Unicode") from None
+
+
+def arguments_text(value: Any, where: str) -> str:
+    """A call's arguments as JSON text; some servers send the object itself instead of a string."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return typed({"arguments": value}, "arguments", str, where) or ""
+
+
+def token_count(value: Any) -> int:
+    """A usage number; usage is bookkeeping, so a wrong type counts as 0 rather than failing the reply."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+# --- reading a body while showing that we wait -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+_END = object()
+
+
+def read_body(open_response: Callable[[], Any], idle_seconds: float,
+              wait_message: Callable[[int], str]) -> Iterator[bytes | Waiting]:
+    """The body's bytes as they arrive, read by a thread; `Waiting` ticks while nothing comes; IdleTimeout
+    after `idle_seconds` of silence. Closing the iterator abandons the request."""
+    inbox: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    held: list[Any] = []
+    thread = threading.Thread(target=_read_into, args=(open_response, inbox, stop, held), daemon=True,
+                              name="model-reply")
+    thread.start()
+    last, shown = time.monotonic(), False
+    try:
+        while True:
+            silent = time.monotonic() - last
+            if silent >= idle_seconds:
+                raise IdleTimeout(silent)
+            try:
+                item = inbox.get(timeout=min(TICK_SECONDS, idle_seconds - silent))
+            except queue.Empty:
+                silent = time.monotonic() - last
+                if silent >= WAIT_SHOWN_AFTER and silent < idle_seconds:
+                    shown = True
+                    yield Waiting(int(silent), wait_message(int(silent)))
+                continue
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            if shown:
+                shown = False
+                yield Waiting(0, "the model is answering")
+            last = time.monotonic()
+            yield item
+    finally:
+        stop.set()
+        if held:
+            _abort(held[0])
+
+
+def _read_into(open_response: Callable[[], Any], inbox: queue.Queue[Any], stop: threading.Event,
+               held: list[Any]) -> None:
+    try:
+        response = open_response()
+        held.append(response)
+        if stop.is_set():
+            _abort(response)
+            return
+        try:
+            for chunk in response.iter_bytes():
+                if stop.is_set():
+                    return
+                inbox.put(chunk)
+        except Exception as e:  # anything that ends the body early is a transport failure, whatever its type
+            raise _body_failure(e) from e
+        inbox.put(_END)
+    except BaseException as e:
+        inbox.put(_Failed(e))
+
+
+def _body_failure(error: Exception) -> Exception:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if "TimeoutException" in names:
+        return IdleTimeout(0)
+    if "DecodingError" in names:
+        return StreamUnreadable(f"a body that cannot be decoded ({error})")
+    return StreamEndedEarly(f"the connection broke mid-reply: {error or type(error).__name__}")
+
+
+def _abort(response: Any) -> None:
+    """Close a response from another thread: shut its socket first, so a blocked read returns at once."""
+    stream = getattr(response, "extensions", {}).get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    try:
+        if sock is not None:
+            import socket
+
+            sock.shutdown(socket.SHUT_RDWR)
+        response.close()
+    except Exception:  # closing is best effort; the reader thread is a daemon either way
+        pass
+
+
+# --- retries -----------------------------------------------------------------------------------------
+
+
+def retry_delay(error: BaseException, retry_number: int) -> float:
+    """The server's retry-after(-ms) when it gives a sane one, else exponential back-off with jitter."""
+    server = _retry_after(_headers_of(error))
+    if server is not None and 0 <= server <= MAX_SERVER_DELAY:
+        return server
+    return min(0.5 * 2 ** (retry_number - 1), 8.0) * (1 - 0.25 * random.random())
+
+
+def retryable(error: BaseException) -> bool:
+    import openai
+
+    if isinstance(error, openai.APIStatusError):
+        header = error.response.headers.get("x-should-retry")
+        if header in ("true", "false"):
+            return header == "true"
+        server = _retry_after(error.response.headers)
+        if server is not None and server > MAX_SERVER_DELAY:
+            return False
+        return error.status_code in (408, 409, 429) or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError | BrokenStream | IdleTimeout)
+
+
+def _is_idle(error: BaseException) -> bool:
+    import openai
+
+    return isinstance(error, IdleTimeout | openai.APITimeoutError)
+
+
+def _headers_of(error: BaseException) -> Any:
+    response = getattr(error, "response", None)
+    return getattr(response, "headers", None) or {}
+
+
+def _retry_after(headers: Any) -> float | None:
+    for header, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value is not None:
+            try:
+                return float(value) / scale
+            except ValueError:
+                continue
+    return None
+
+
+# --- the client --------------------------------------------------------------------------------------
+
 
 class EndpointClient:
     """What the chat and responses back ends share: the SDK client, the model name, the status line."""
@@ -58,21 +384,53 @@ class EndpointClient:
     def describe(self) -> str:
         return f"{self.model} via {self.provider.name} ({self.wire_api}) at {self.provider.base_url}"
 
-    def _events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """POST body with stream=true to path (under base_url); yield each server-sent event's JSON."""
+    def _events(self, path: str, body: dict[str, Any]) -> Iterator[SseEvent | Waiting]:
+        """POST body with stream=true to path (under base_url); its server-sent events and waiting ticks."""
+        return sse_events(self._body(path, {**body, "stream": True}))
+
+    def _post(self, path: str, body: dict[str, Any]) -> Generator[Waiting, None, dict[str, Any]]:
+        """POST body to path (no streaming); yields waiting ticks, returns the JSON object it answered."""
+        parts: list[bytes] = []
+        for item in self._body(path, body):
+            if isinstance(item, Waiting):
+                yield item
+            else:
+                parts.append(item)
+        return json_object(_decode(b"".join(parts)), "the answer")
+
+    def _body(self, path: str, body: dict[str, Any]) -> Iterator[bytes | Waiting]:
         import openai
 
-        stream = self._client.post(path, body={**body, "stream": True}, cast_to=object, stream=True,
-                                   stream_cls=openai.Stream[object])
-        with stream:
-            for event in stream:
-                if isinstance(event, dict):
-                    yield event
+        def open_response() -> Any:
+            return self._client.post(path, body=body, cast_to=object, stream=True,
+                                     stream_cls=openai.Stream[object]).response
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST body to path (no streaming) and return the JSON answer."""
-        answer = self._client.post(path, body=body, cast_to=object)
-        return answer if isinstance(answer, dict) else {}
+        return read_body(open_response, self.provider.stream_idle_timeout_ms / 1000, self._wait_message)
+
+    def _wait_message(self, seconds: int) -> str:
+        limit = self.provider.stream_idle_timeout_ms / 1000
+        return (f"waiting for the model ({seconds} s; gives up after {limit:.0f} s of silence: "
+                f"stream_idle_timeout_ms in [model_providers.{self.provider.id}])")
+
+    def _retrying(self, attempt: Callable[[], Generator[StreamItem, None, T]]) -> Generator[StreamItem, None, T]:
+        """Run `attempt` until it returns, retrying transport failures (see the module docstring)."""
+        retries, idle_retried = self.provider.request_max_retries, False
+        for number in itertools.count(1):
+            try:
+                return (yield from attempt())
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a safety net only:
+                raise user_error(self.provider, self.model,  # the decoders raise StreamUnreadable themselves
+                                 StreamUnreadable(f"{type(error).__name__}: {error}"), number) from error
+            except Exception as error:
+                idle = _is_idle(error)
+                if not retryable(error) or number > retries or (idle and idle_retried):
+                    raise user_error(self.provider, self.model, error, number) from error
+                idle_retried = idle_retried or idle
+                delay = retry_delay(error, number)
+                yield Retrying(f"{self.provider.name} at {self.provider.base_url} {failure_text(error)}; retrying "
+                               f"in {delay:.1f} s (attempt {number + 1} of {retries + 1})")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
 
 def make_openai_client(config: Config) -> openai.OpenAI:
@@ -93,8 +451,8 @@ def make_openai_client(config: Config) -> openai.OpenAI:
         api_key=_api_key(provider, config),
         default_headers=_headers(provider) or None,
         default_query=dict(provider.query_params) or None,
-        max_retries=provider.request_max_retries,
-        timeout=openai.Timeout(provider.stream_idle_timeout_ms / 1000, connect=10.0),
+        max_retries=0,  # EndpointClient._retrying retries, so idle timeouts and cut streams follow one policy
+        timeout=openai.Timeout(provider.stream_idle_timeout_ms / 1000 + READ_TIMEOUT_SLACK, connect=CONNECT_TIMEOUT),
     )
 
 
@@ -118,46 +476,88 @@ def _headers(provider: ProviderInfo) -> dict[str, str]:
     return headers
 
 
+# --- one sentence per failure ------------------------------------------------------------------------
+
+
 def unreachable_message(provider: ProviderInfo, detail: str) -> str:
     hint = START_HINTS.get(provider.id, f"start the server or fix base_url in [model_providers.{provider.id}]")
     return f"Cannot reach {provider.name} at {provider.base_url} ({detail}): {hint}."
 
 
+def failure_text(error: BaseException) -> str:
+    """What went wrong, as the end of "<server> at <url> …" (for retry notices)."""
+    import openai
+
+    match error:
+        case IdleTimeout() | openai.APITimeoutError():
+            return "sent nothing for too long"
+        case StreamEndedEarly(detail=detail):
+            return f"ended the reply before it was complete ({detail})"
+        case StreamUnreadable(detail=detail):
+            return f"sent a reply that cannot be read ({detail})"
+        case openai.APIStatusError(status_code=status):
+            return f"answered {status}"
+        case openai.APIConnectionError():
+            return f"could not be reached ({_root_cause(error)})"
+    return str(error)
+
+
+def user_error(provider: ProviderInfo, model: str, error: BaseException, attempts: int = 1) -> UserError:
+    """The user-facing error for a failure of a request (after `attempts` tries)."""
+    import openai
+
+    where = f"{provider.name} at {provider.base_url}"
+    key = f"[model_providers.{provider.id}]"
+    tries = f", {attempts} attempts" if attempts > 1 else ""
+    match error:
+        case UserError():
+            return error
+        case IdleTimeout() | openai.APITimeoutError():
+            idle = provider.stream_idle_timeout_ms
+            return ModelUnavailable(
+                f"{where} sent nothing for {idle / 1000:.0f} s{', twice' if attempts > 1 else ''}: raise "
+                f"stream_idle_timeout_ms in {key} (now {idle}) if the model needs longer to read the prompt, "
+                "or check that the server is not stuck.")
+        case StreamEndedEarly(detail=detail):
+            return ModelUnavailable(
+                f"{where} ended the reply before it was complete ({detail}{tries}), so none of it was used: "
+                f"check the server's log; request_max_retries in {key} sets how often a reply is retried.")
+        case StreamUnreadable(detail=detail):
+            wire = WIRE_NAMES.get(provider.wire_api, provider.wire_api)
+            return ModelRequestFailed(
+                f"{where} sent a reply that is not a {wire} stream ({detail}{tries}): check that base_url and "
+                f"wire_api in {key} name an OpenAI-compatible server.")
+        case StreamReportedError():
+            return ModelRequestFailed(f"{where} failed the request: {error}")
+        case openai.APIConnectionError():
+            return ModelUnavailable(unreachable_message(provider, _root_cause(error)))
+        case openai.NotFoundError():
+            hint = f"pull it with `ollama pull {model}`" if provider.id == "ollama" else "check -m / model"
+            return ModelRequestFailed(f"{where} does not serve model '{model}' ({_message(error)}): {hint}.")
+        case openai.AuthenticationError():
+            return ModelRequestFailed(
+                f"{where} rejected the API key ({_message(error)}): check ${provider.env_key or 'env_key'}.")
+        case openai.APIStatusError(status_code=status):
+            text = _message(error)
+            if any(marker in text.lower() for marker in CONTEXT_ERROR_MARKERS):
+                return ContextWindowExceeded(
+                    f"The conversation no longer fits {model}'s context window ({text}): "
+                    "start a new session or compact the history.")
+            return ModelRequestFailed(f"{where} answered {status}{tries}: {text}")
+        case openai.APIError(message=message):
+            return ModelRequestFailed(f"{where} failed the request: {message}")
+    raise error
+
+
 @contextmanager
 def translated_errors(provider: ProviderInfo, model: str) -> Iterator[None]:
-    """Turn `openai` exceptions into the session's user-facing error types."""
+    """Turn `openai` exceptions and broken streams into the session's user-facing error types."""
     import openai
 
     try:
         yield
-    except openai.APITimeoutError as e:
-        raise ModelUnavailable(
-            f"{provider.name} at {provider.base_url} stopped answering "
-            f"(no data for {provider.stream_idle_timeout_ms} ms): raise stream_idle_timeout_ms "
-            f"in [model_providers.{provider.id}] for slow models."
-        ) from e
-    except openai.APIConnectionError as e:
-        raise ModelUnavailable(unreachable_message(provider, _root_cause(e))) from e
-    except openai.NotFoundError as e:
-        raise ModelRequestFailed(
-            f"{provider.name} at {provider.base_url} does not serve model '{model}' ({_message(e)}): "
-            f"{'pull it with `ollama pull ' + model + '`' if provider.id == 'ollama' else 'check -m / model'}."
-        ) from e
-    except openai.AuthenticationError as e:
-        raise ModelRequestFailed(
-            f"{provider.name} at {provider.base_url} rejected the API key ({_message(e)}): "
-            f"check ${provider.env_key or 'env_key'}."
-        ) from e
-    except openai.APIStatusError as e:
-        text = _message(e)
-        if any(marker in text.lower() for marker in CONTEXT_ERROR_MARKERS):
-            raise ContextWindowExceeded(
-                f"The conversation no longer fits {model}'s context window ({text}): "
-                "start a new session or compact the history."
-            ) from e
-        raise ModelRequestFailed(f"{provider.name} at {provider.base_url} answered {e.status_code}: {text}") from e
-    except openai.APIError as e:  # e.g. an error event in the middle of a stream
-        raise ModelRequestFailed(f"{provider.name} at {provider.base_url} failed the request: {e.message}") from e
+    except (openai.OpenAIError, BrokenStream, StreamReportedError, IdleTimeout) as e:
+        raise user_error(provider, model, e) from e
 
 
 def _message(error: openai.APIStatusError) -> str:

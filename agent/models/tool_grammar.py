@@ -12,6 +12,12 @@ tools ({"name": const, "arguments": the tool's schema}), wrapped in the tags, so
 135M model can only produce a well-formed call to a declared tool with arguments that
 validate against its schema. We own this format (rather than a chat handler of
 llama-cpp-python) because those handlers never parse calls back out of the text.
+
+The compact profile (small models, agent.models.quirks) gets `compact_grammar` instead: hand-written
+rules in which a shell call can only be `["bash", "-lc", "<a command line>"]` whose first character
+starts a word (so no empty or blank command, no bare `["bash"]` that runs nothing), and an apply_patch
+call can only hold a patch in the apply_patch format (Begin/End Patch, file operations, hunk lines),
+each line a JSON string line without raw control characters. Other tools keep their schema rules.
 """
 
 from __future__ import annotations
@@ -60,6 +66,65 @@ def grammar_text(tools: Sequence[ToolSpec], call_required: bool = False,
         answer = prefix_rules(schema_grammar(answer_schema), "ans-")
         return f"{renamed}\n{answer}\nroot ::= tc-call | ans-root\n{CALL_RULES}"
     return f"{renamed}\nroot ::= tc-call | tc-text\n{CALL_RULES}{TEXT_RULES}"
+
+
+# The compact profile's rules, in GBNF (llama.cpp's grammar format). Every literal produces exactly the
+# text json.dumps writes for the same call, so demonstrations and generated calls look the same.
+COMPACT_RULES = r"""
+c-shell ::= "\"shell\", \"arguments\": {\"command\": [\"bash\", \"-lc\", \"" c-cmd "\"]}"
+c-patch ::= "\"apply_patch\", \"arguments\": {\"input\": \"*** Begin Patch" c-nl c-op+ "*** End Patch\"}"
+c-op ::= c-add | c-delete | c-update
+c-add ::= "*** Add File: " c-path c-nl c-plus+
+c-plus ::= "+" c-char* c-nl
+c-delete ::= "*** Delete File: " c-path c-nl
+c-update ::= "*** Update File: " c-path c-nl ("*** Move to: " c-path c-nl)? c-hunk*
+c-hunk ::= "@@" (" " c-char+)? c-nl c-line+
+c-line ::= [ +-] c-char* c-nl
+c-path ::= [a-zA-Z0-9_.] [a-zA-Z0-9_./-]*
+c-nl ::= "\\n"
+c-char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfrt] | "\\u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F]
+"""
+COMPACT_BODIES = {"shell": "c-shell", "apply_patch": "c-patch"}
+
+
+def command_rule(programs: Sequence[str] = ()) -> str:
+    """The shell command line: one of `programs` (a name ending in "/", such as "./", is a path prefix) then its
+    arguments, or (no programs) any line that starts a word."""
+    if not programs:
+        return 'c-cmd ::= [a-zA-Z_./~(] c-char*\n'
+    names = " | ".join(json.dumps(p) + (" c-path" if p.endswith("/") else "") for p in programs)
+    return f'c-cmd ::= ({names}) (" " c-char*)?\n'
+
+
+def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text_only: bool = False,
+                    answer_schema: dict[str, Any] | None = None, programs: Sequence[str] = ()) -> str:
+    """GBNF for the compact profile: one call (shell and apply_patch by COMPACT_RULES, any other tool by its
+    schema), or a final message (free text, or JSON under `answer_schema`). `text_only`: the answer branch only."""
+    answer_rules, answer = TEXT_RULES, "tc-text"
+    if answer_schema is not None:
+        answer_rules, answer = prefix_rules(schema_grammar(answer_schema), "ans-") + "\n", "ans-root"
+    if text_only:
+        return f"root ::= {answer}\n{answer_rules}"
+    bodies = [COMPACT_BODIES[t.name] for t in tools if t.name in COMPACT_BODIES]
+    others = [t for t in tools if t.name not in COMPACT_BODIES]
+    alternatives = ['"<tool_call>\\n{\\"name\\": " (' + " | ".join(bodies) + ') "}\\n</tool_call>"'] if bodies else []
+    rules = COMPACT_RULES + command_rule(programs)
+    if others:
+        alternatives.append("tc-call")
+        rules += _schema_call_rules(others) + CALL_RULES
+    root = "root ::= c-call" if call_required else f"root ::= c-call | {answer}"
+    grammar = f"{root}\nc-call ::= {' | '.join(alternatives)}\n{rules}"
+    return grammar if call_required else grammar + answer_rules
+
+
+def _schema_call_rules(tools: Sequence[ToolSpec]) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    converted = json_schema_to_gbnf(json.dumps(calls_schema(tools)))
+    return "\n".join(
+        "tc-json ::=" + line[len("root ::=") :] if line.startswith("root ::=") else line
+        for line in converted.splitlines()
+    ) + "\n"
 
 
 def prefix_rules(gbnf: str, prefix: str) -> str:
@@ -141,6 +206,34 @@ def tools_prompt(tools: Sequence[ToolSpec]) -> str:
         lines.append(f"- {tool.name}: {tool.description}")
         lines.append(f"  arguments: {json.dumps(tool.parameters, separators=(',', ':'))}")
     return "\n".join(lines)
+
+
+def compact_tools_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The compact profile's tool section: the call format once, one line per tool, no schemas."""
+    lines = [
+        "# Tools",
+        "To use a tool, reply with one tool call and nothing else:",
+        OPEN,
+        '{"name": "shell", "arguments": {"command": ["bash", "-lc", "<one bash command line>"]}}',
+        CLOSE,
+    ]
+    for tool in tools:
+        lines.append(f"- {tool.name}: {COMPACT_DESCRIPTIONS.get(tool.name) or _first_sentence(tool.description)}")
+    lines.append("The tool's result comes in the next message. Then reply with your answer in plain text.")
+    return "\n".join(lines)
+
+
+COMPACT_DESCRIPTIONS = {
+    "shell": "runs the command line in the repository and returns its exit code and output; it can read, "
+             "search, count, create, append to, move and delete files, run programs and git.",
+    "apply_patch": 'edits files, e.g. {"input": "*** Begin Patch\\n*** Update File: notes.md\\n@@\\n-old line'
+                   '\\n+new line\\n*** End Patch"}.',
+}
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split("\n", 1)[0]
+    return head.split(". ", 1)[0].rstrip(".") + "."
 
 
 def could_become_call(text: str) -> bool:

@@ -37,6 +37,9 @@ SANDBOX_DENIAL_MARKERS = (
 )
 
 
+HIDDEN_IN_THE_SANDBOX = ("/tmp/", "/run/", "/var/run/")
+
+
 @dataclass(frozen=True)
 class CommandPlan:
     """How to treat one command: ask first or not, and whether it runs in the sandbox."""
@@ -61,10 +64,15 @@ class SessionApprovals:
     paths: set[Path] = field(default_factory=set)
 
 
-def plan_command(config: Config, argv: Sequence[str], escalate: bool, known_safe: bool) -> CommandPlan:
+def plan_command(config: Config, argv: Sequence[str], escalate: bool, known_safe: bool,
+                 repository_programs: Sequence[str] = ()) -> CommandPlan:
+    """repository_programs: what the repository's git config would make a known-safe git command run."""
     if config.sandbox_mode == "danger-full-access":
         return CommandPlan(ask=False, sandboxed=False)
     policy = config.approval_policy
+    if policy == "untrusted" and repository_programs:
+        return CommandPlan(ask=True, sandboxed=True,
+                           reason=f"the repository's git config makes git run {', '.join(repository_programs)}")
     if policy == "untrusted" and not known_safe:
         return CommandPlan(ask=True, sandboxed=True, reason="this command is not on the known-safe list")
     if policy == "on-request" and escalate:
@@ -76,6 +84,8 @@ def should_offer_unsandboxed_retry(config: Config, exit_code: int, output: str) 
     if config.approval_policy != "on-failure" or config.sandbox_mode == "danger-full-access" or exit_code == 0:
         return False
     lowered = output.lower()
+    if "no such file or directory" in lowered and any(place in output for place in HIDDEN_IN_THE_SANDBOX):
+        return True  # the real /tmp and /run are not visible inside the sandbox
     return any(marker in lowered for marker in SANDBOX_DENIAL_MARKERS)
 
 
@@ -114,3 +124,31 @@ def plan_edit(config: Config, paths: Sequence[Path], approved: set[Path]) -> Edi
 
 def _describe(roots: Sequence[Path]) -> str:
     return ", ".join(str(r) for r in roots) or "none: the sandbox is read-only"
+
+
+@dataclass(frozen=True)
+class McpToolPlan:
+    """Whether a call to an MCP tool asks first. MCP tools run outside our sandbox (in the server's process),
+    so only a tool its server annotates read-only (`readOnlyHint`) is treated like a known-safe command."""
+
+    ask: bool
+    reason: str = ""
+
+
+def plan_mcp_tool_call(config: Config, server: str, tool: str, read_only: bool, approved: bool) -> McpToolPlan:
+    """read_only: the server's `readOnlyHint`; approved: the user approved this tool for the session.
+
+    | policy                 | read-only tool | any other tool |
+    |------------------------|----------------|----------------|
+    | untrusted, on-request  | runs           | asks           |
+    | on-failure, never      | runs           | runs           |
+
+    `danger-full-access` runs every tool without asking, as it runs every command. Front ends that cannot ask
+    (`codex exec`) deny what asks."""
+    if read_only or approved or config.sandbox_mode == "danger-full-access":
+        return McpToolPlan(ask=False)
+    if config.approval_policy in ("untrusted", "on-request"):
+        return McpToolPlan(ask=True, reason=(
+            f"the MCP tool {tool} of server {server} is not annotated read-only, and approval_policy is "
+            f"'{config.approval_policy}'"))
+    return McpToolPlan(ask=False)

@@ -47,6 +47,14 @@ def is_known_safe(argv: Sequence[str]) -> bool:
     return commands is not None and all(_is_safe_argv(command) for command in commands)
 
 
+def runs_git(argv: Sequence[str]) -> bool:
+    """True if the command, or a simple command of its `bash -lc` script, is git (see git_programs)."""
+    argv = list(argv)
+    script = _wrapped_script(argv)
+    commands = [argv] if script is None else split_script(script) or []
+    return any(command and os.path.basename(command[0]) == "git" for command in commands)
+
+
 def danger_flags(argv: Sequence[str]) -> list[str]:
     """Warnings for the approval dialog, e.g. "deletes files recursively (rm -rf)"; [] when nothing stands out."""
     return list(dict.fromkeys(_argv_dangers(list(argv), depth=0)))

@@ -4,19 +4,24 @@ Every sandboxed command goes through the launcher (sandbox_exec.py), a Python pr
 itself and then execs the command. Most of its cost is the interpreter's own start (8-10 ms of the
 12-16 ms it adds to a command here; benchmarks/sandbox.py). So a session keeps one launcher started
 ahead of need, with `--await FD`: when a command comes, it gets the policy, the command, the working
-directory and the environment over that pipe, confines itself and execs, and another launcher is
-started in the background for the next command. The kernel-enforced confinement is exactly that of
+directory and the environment over that pipe, confines itself and runs it; when the command has ended,
+another launcher is started in the background for the next one (not before: on a small machine an
+interpreter starting beside the command slows it down). The kernel-enforced confinement is exactly that of
 `wrap_command`; only the moment the interpreter starts changes.
 
 The spare is started with the stdio a command gets (stdin /dev/null, stdout and stderr one pipe, its
 own session), so the `Popen` returned is the command's, pid and process group included. A spare
 whose policy no longer matches (the user switched sandbox modes) is told to exit and replaced.
+Every launcher also holds the read end of this process's lifeline pipe: when the agent dies, even by
+SIGKILL, the launcher sees end of file and kills its command (spares are started from short-lived
+threads, so PR_SET_PDEATHSIG, which follows the parent thread, cannot be used).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import marshal
 import os
 import subprocess
@@ -59,13 +64,19 @@ class _Spare:
                 stream.close()
 
 
+@dataclass(frozen=True)
+class _Starting:
+    thread: threading.Thread
+    spawning: threading.Event  # set once the command it waited for has ended
+
+
 class Launchers:
     """Starts sandboxed commands; keeps one launcher ready for the next command's policy."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spare: _Spare | None = None
-        self._starting: threading.Thread | None = None
+        self._starting: _Starting | None = None
         atexit.register(self.close)
 
     def start(self, policy: sandbox.SandboxPolicy, argv: Sequence[str], cwd: Path,
@@ -88,7 +99,7 @@ class Launchers:
         if spare is None:
             spare = _spawn(policy)
             spare.send(message)
-        self._prepare(policy)
+        self._prepare(policy, after=spare.process)
         return spare.process
 
     def close(self) -> None:
@@ -100,8 +111,8 @@ class Launchers:
         """The spare, no longer kept; waits for one being started (normally long done by then)."""
         with self._lock:
             starting, self._starting = self._starting, None
-        if starting is not None:
-            starting.join()
+        if starting is not None and starting.spawning.is_set():  # not while it waits for a command still running
+            starting.thread.join()
         with self._lock:
             spare, self._spare = self._spare, None
         return spare
@@ -116,8 +127,16 @@ class Launchers:
         spare.dismiss()
         return None
 
-    def _prepare(self, policy: sandbox.SandboxPolicy) -> None:
+    def _prepare(self, policy: sandbox.SandboxPolicy, after: subprocess.Popen[bytes]) -> None:
+        """Start the next spare once `after` (the command just started) has ended: an interpreter starting
+        beside the command would compete with it for the CPU."""
+
+        spawning = threading.Event()
+
         def run() -> None:
+            with contextlib.suppress(OSError):
+                after.wait()
+            spawning.set()
             try:
                 spare = _spawn(policy)
             except OSError:  # no spare then: the next command starts its launcher itself and reports the error
@@ -129,15 +148,25 @@ class Launchers:
 
         thread = threading.Thread(target=run, name="codex-sandbox-spare", daemon=True)
         with self._lock:
-            self._starting = thread
+            self._starting = _Starting(thread, spawning)
         thread.start()
+
+
+@functools.cache
+def _lifeline() -> int:
+    """The read end of a pipe whose write end this process keeps open (and no child inherits) until it dies:
+    a launcher polls it and kills its command when it reports end of file."""
+    read_end, _write_end = os.pipe()
+    return read_end
 
 
 def _spawn(policy: sandbox.SandboxPolicy) -> _Spare:
     read_end, write_end = os.pipe()
+    lifeline = _lifeline()
     try:
         # the command's stdio, as the shell tool gives it: the Popen returned for the command is this one
-        process = shell.popen([*sandbox.launcher(), "--await", str(read_end)], None, os.environ, (read_end,))
+        process = shell.popen([*sandbox.launcher(), "--await", str(read_end), "--lifeline", str(lifeline)], None,
+                              os.environ, (read_end, lifeline))
     except BaseException:
         os.close(write_end)
         raise

@@ -1,45 +1,58 @@
-"""The sandbox launcher: confine this process with namespaces and Landlock, then exec the command.
+"""The sandbox launcher: build a confined view of the system, then run the command inside it.
 
-`agent.safety.sandbox.wrap_command` puts this file in front of a command's argv:
+`agent.safety.sandbox` puts this program (its bytecode, in the argv) in front of a command's argv:
 
-    python -I -S sandbox_exec.py [--write PATH]... [--read-only PATH]... [--network] [--no-namespaces] -- CMD ARG...
-    python -I -S sandbox_exec.py --probe     # try the namespace setup; print "ok" or the reason, exit 0 or 1
-    python -I -S sandbox_exec.py --await FD  # started ahead of need: wait for the rest on pipe FD
+    python -I -S sandbox_exec.py [OPTION]... -- CMD ARG...
+    python -I -S sandbox_exec.py --probe              # try every step; print "ok" or the reason, exit 0 or 1
+    python -I -S sandbox_exec.py --await FD [--lifeline FD]   # started ahead of need (agent.safety.launchers)
 
-With --await (agent.safety.launchers), the process starts before its command is known, so the
-interpreter's start-up is off the command's critical path. It then reads one `marshal`-ed tuple
-(the arguments above, the working directory, the environment) from FD until end of file, and carries
-on as if started with those arguments in that directory with that environment. End of file with
-nothing read means "not needed": it exits 0 without a word.
+Options: `--write PATH` (a writable root), `--read-only PATH` (kept read-only; skipped if missing),
+`--guard PATH` (kept read-only, and created as an empty placeholder directory first if missing, so a
+command cannot create it: `.git`, `.codex`), `--private PATH` (replaced by an empty read-only directory:
+CODEX_HOME), `--hide PATH` (the same, unless a writable root or the working directory is at or above it:
+/run), `--tmp DIR` (DIR is the command's /tmp; without it /tmp is an empty read-only directory, and like
+--hide it is left alone when a writable root is /tmp itself), `--network`. `--unconfined` runs the command
+with no sandbox but the same lifetime rules (`run_unconfined`): for danger-full-access and approved
+escalations.
 
-It confines itself and then `execvp`s CMD, so the command, and every process it starts, inherits the
-confinement; the parent only runs an ordinary argv (no Python between fork and exec in a threaded
-process). What it does, in this order (the order matters: a Landlock-confined process may neither
-write its uid_map nor mount):
+With --await, the process starts before its command is known, so the interpreter's start-up is off the
+command's critical path. It then reads one `marshal`-ed tuple (the arguments above, the working
+directory, the environment) from FD until end of file, and carries on as if started with those
+arguments in that directory with that environment. End of file with nothing read means "not needed":
+it exits 0 without a word. --lifeline FD is the read end of a pipe whose write end only the agent
+holds: when it reports end of file, the agent has died and the command is killed.
 
-1. a new user namespace, unless --no-namespaces. As root, a short-lived helper forked before the
-   unshare maps every uid and gid to itself (`0 0 4294967295`), so ownership and root's access to
-   other users' files are unchanged while the command loses root's capabilities outside the
-   namespace (it cannot load modules, setns back into the host network, reboot, ...). Otherwise the
-   own uid and gid are mapped to themselves (setgroups "deny" first).
-2. without --network, a new network namespace with only a loopback device, brought up so a command
-   can still talk to servers it starts itself; nothing outside the sandbox is reachable.
-3. with --read-only paths, a new mount namespace (mounts made slaves, so nothing propagates out)
-   where each path is bind-mounted read-only onto itself, keeping the flags the kernel locks
-   (nosuid, nodev, noexec, atime). The working directory is re-entered afterwards so a cwd inside
-   such a path sees the read-only mount too.
-4. PR_SET_NO_NEW_PRIVS and a Landlock ruleset that handles every write right this kernel's ABI knows
-   (reads and execution are not handled, so they stay unrestricted) and grants them beneath each
-   --write path and on a few devices (/dev/null, /dev/zero, /dev/tty, ptys, ...).
+Three processes, in this order (the order matters: a Landlock-confined process may neither write its
+uid_map nor mount):
 
---no-namespaces (the parent passes it only when the kernel refuses user namespaces and the policy
-allows network) skips 1-3. Landlock can only grant, so the read-only paths are then carved out of
-the grant: rights go to each entry of a writable root except the read-only ones, recursing only
-along the way to them. The price: the directories on that way (the root itself) get no rights of
-their own, so new top-level entries cannot be created, removed or renamed there.
+1. The monitor (this process) creates missing guard placeholders (a shared `flock` on each while the
+   command runs), enters a new user namespace (as root, a short-lived helper maps every uid and gid to
+   itself, so ownership is unchanged while the command loses root's power outside the namespace;
+   otherwise the own uid and gid are mapped), a new PID namespace and, without --network, a new network
+   namespace whose loopback device it brings up. It forks `init`, then waits for it, or for the lifeline
+   to close (then it kills init). When init is gone it removes the placeholders it may (empty, marked
+   by mode 0500, no other command holding them), and exits as the command did (the same code, or the
+   same signal).
+2. init is PID 1 of the new PID namespace, with PR_SET_PDEATHSIG so it dies with the monitor. In a new
+   mount namespace (slave of the host's, so nothing propagates out) it builds the view: /tmp, the
+   hidden paths and, without --network, /run and $XDG_RUNTIME_DIR (passed as --hide) are covered, and
+   the writable roots and the working directory are bound back where a cover hid them; guard and
+   read-only paths are bind-mounted read-only; a new /proc shows only the sandbox's processes; a new
+   devpts instance on /dev/pts holds only the sandbox's own terminals. Then PR_SET_NO_NEW_PRIVS and a
+   Landlock ruleset that handles every write right this kernel's ABI knows and grants them beneath each
+   --write path, the --tmp /tmp and a few devices; on ABI 6+ it also scopes signals and abstract unix
+   sockets to the sandbox. It forks the command and reaps every process until the command exits;
+   then it reports the command's wait status to the monitor and exits, and the kernel kills whatever
+   the command left behind (PID 1 of a namespace takes its namespace with it).
+3. The command, with default signal dispositions, exec'd by name (PATH of its environment).
 
-If any step fails the command is not run: one line on stderr, exit status 125. A command that
-cannot be executed exits 127 (not found) or 126, like a shell.
+So nothing a command starts outlives it, or the agent; a command sees no process outside its
+sandbox (it cannot signal, trace or read /proc of the agent or the user's other processes), reaches no
+unix socket in /tmp, /run or the hidden paths, and writes no other terminal. Landlock forbids mount and
+umount to the command, so it cannot undo the view even as root inside its user namespace.
+
+If any step fails the command is not run: one line on stderr, exit status 125. A command that cannot be
+executed exits 127 (not found) or 126, like a shell.
 
 Standard library only, no agent imports and no json/argparse: it starts once per command, so its
 startup time is the sandbox's overhead.
@@ -77,6 +90,8 @@ ACCESS_FS_MAKE_SYM = 1 << 12
 ACCESS_FS_REFER = 1 << 13  # ABI 2
 ACCESS_FS_TRUNCATE = 1 << 14  # ABI 3
 ACCESS_FS_IOCTL_DEV = 1 << 15  # ABI 5
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1  # ABI 6
 
 WRITE_RIGHTS_ABI1 = (
     ACCESS_FS_WRITE_FILE | ACCESS_FS_REMOVE_DIR | ACCESS_FS_REMOVE_FILE | ACCESS_FS_MAKE_CHAR | ACCESS_FS_MAKE_DIR
@@ -85,15 +100,20 @@ WRITE_RIGHTS_ABI1 = (
 # Rights that may be granted on a file that is not a directory (the others are EINVAL there).
 FILE_RIGHTS = ACCESS_FS_EXECUTE | ACCESS_FS_WRITE_FILE | ACCESS_FS_READ_FILE | ACCESS_FS_TRUNCATE | ACCESS_FS_IOCTL_DEV
 
-# Devices every sandboxed command may open for writing (and, for ttys, ioctl).
+# Devices every sandboxed command may open for writing (and, for ttys, ioctl). /dev/pts and /dev/ptmx are
+# the sandbox's own devpts instance, so no terminal outside the sandbox is among them.
 WRITABLE_DEVICES = (
     "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts",
 )
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+SIGKILL = 9
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -107,17 +127,37 @@ MS_SLAVE = 1 << 19
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 ST_RELATIME = 4096
-S_IFMT, S_IFDIR = 0o170000, 0o040000
+S_IFMT, S_IFDIR, S_IFLNK = 0o170000, 0o040000, 0o120000
+PLACEHOLDER_MODE = 0o500  # marks a guard placeholder this launcher made (users' directories are rarely 0500)
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 1
 
 SETUP_FAILED = 125
-USAGE = "usage: sandbox_exec.py [--write PATH]... [--read-only PATH]... [--network] [--no-namespaces] -- CMD [ARG]..."
+USAGE = ("usage: sandbox_exec.py [--write PATH]... [--read-only PATH]... [--guard PATH]... [--hide PATH]... "
+         "[--private PATH]... [--tmp DIR] [--network] -- CMD [ARG]...")
+PATH_OPTIONS = {
+    "--write": "write", "--read-only": "read_only", "--guard": "guard", "--hide": "hide", "--private": "private",
+}
 
 
 class SetupError(Exception):
     """One step of the confinement failed; str() names the step and the kernel's reason."""
+
+
+class Options:
+    """The parsed command line (a plain class: importing dataclasses would cost the launcher ~2 ms)."""
+
+    def __init__(self) -> None:
+        self.write: list[str] = []
+        self.read_only: list[str] = []
+        self.guard: list[str] = []
+        self.hide: list[str] = []
+        self.private: list[str] = []
+        self.tmp: str | None = None
+        self.network = False
+        self.unconfined = False
+        self.command: list[str] = []
 
 
 def write_rights(abi: int) -> int:
@@ -138,40 +178,390 @@ def landlock_abi() -> int:
     """The Landlock ABI version this kernel offers; 0 if none (not Linux, unknown machine, disabled, too old)."""
     if not sys.platform.startswith("linux") or os.uname().machine not in UNIFIED_SYSCALL_MACHINES:
         return 0
-    return max(_Libc().raw("syscall", SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION), 0)
+    global _ABI
+    if _ABI is None:
+        _ABI = max(_libc().raw("syscall", SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION), 0)
+    return _ABI
 
 
-def confine(writable: list[str], read_only: list[str], network: bool, namespaces: bool = True) -> None:
-    """Confine this (single-threaded) process as the module docstring describes; raise SetupError on failure."""
+_ABI: int | None = None
+_LIBC: _Libc | None = None
+
+
+def _libc() -> _Libc:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = _Libc()
+    return _LIBC
+
+
+def _warm_up() -> None:
+    """What every command needs, done while a launcher started ahead waits for its command."""
+    import _signal  # noqa: F401
+    import _socket  # noqa: F401
+    import fcntl  # noqa: F401
+    import select  # noqa: F401
+    import struct  # noqa: F401
+
+    landlock_abi()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The three processes
+
+
+def run(options: Options, env: dict[str, str] | None, lifeline: int | None) -> None:
+    """Confine and run options.command as the module docstring describes; exits like the command."""
     abi = landlock_abi()
     if abi < 1:
         raise SetupError("this kernel offers no Landlock")
-    libc = _Libc()
-    read_only = [path for path in read_only if os.path.lexists(path)]
-    if namespaces:
-        cwd = _getcwd()
-        _enter_user_namespace(libc, (0 if network else CLONE_NEWNET) | (CLONE_NEWNS if read_only else 0))
-        if not network:
-            _bring_up_loopback()
-        if read_only:
-            _mount_read_only(libc, read_only)
-            if cwd is not None:
-                os.chdir(cwd)  # re-resolve, so a cwd inside a read-only path is on the read-only mount
-    elif not network:
-        raise SetupError("cutting off the network needs namespaces, and --no-namespaces was given")
-    _restrict_writes(libc, abi, writable, [] if namespaces else read_only)
+    libc = _libc()
+    if lifeline is None:
+        libc.call("prctl(PR_SET_PDEATHSIG)", "prctl", PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+    guards = [_Guard(path) for path in options.guard]
+    _enter_user_namespace(libc, CLONE_NEWPID | (0 if options.network else CLONE_NEWNET))
+    if not options.network:
+        _bring_up_loopback()
+    status_read, status_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(status_read)
+            if lifeline is not None:
+                os.close(lifeline)
+            _init(libc, abi, options, env, status_write)
+        except SetupError as exc:
+            _fail(f"could not confine the command, so it was not run: {exc}")
+        except BaseException as exc:  # never let init fall back into the monitor's code
+            _fail(f"the sandbox's init failed: {exc!r}")
+    os.close(status_write)
+    import _signal
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # a Ctrl-C reaches the command too: it decides
+    status = _supervise(pid, status_read, lifeline)
+    for guard in guards:
+        guard.release()
+    _exit_like(status)
+
+
+def _supervise(pid: int, status_read: int, lifeline: int | None) -> int:
+    """Wait for init (killing it if the lifeline closes); the command's wait status."""
+    init_status = _wait(pid, lifeline)
+    reported = os.read(status_read, 8)
+    if len(reported) == 4:
+        return int.from_bytes(reported, sys.byteorder)
+    return init_status if os.WIFSIGNALED(init_status) else SIGKILL  # init died before the command ended
+
+
+def _wait(pid: int, lifeline: int | None) -> int:
+    """pid's wait status; if the lifeline reports end of file first, pid is killed (the agent is gone)."""
+    if lifeline is not None:
+        import select
+
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.register(lifeline, select.POLLIN | select.POLLHUP)
+        while not any(fd == pidfd for fd, _ in poller.poll()):
+            os.kill(pid, SIGKILL)
+            poller.unregister(lifeline)
+        os.close(pidfd)
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def run_unconfined(options: Options, env: dict[str, str] | None, lifeline: int | None) -> None:
+    """No sandbox, but the same lifetime: the command's descendants die when it ends, when this launcher is
+    told to stop (SIGTERM) and when the agent dies. As a child subreaper, this process inherits every
+    orphan the command leaves (even one that called setsid), so it can find and kill them all."""
+    libc = _libc()
+    libc.call("prctl(PR_SET_CHILD_SUBREAPER)", "prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if lifeline is None:
+        libc.call("prctl(PR_SET_PDEATHSIG)", "prctl", PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+    import _signal
+
+    def stop(_number: int, _frame: object) -> None:
+        _kill_descendants()
+        os._exit(128 + 15)
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # the command decides what a Ctrl-C means
+    _signal.signal(_signal.SIGTERM, stop)
+    pid = os.fork()
+    if pid == 0:
+        if lifeline is not None:
+            os.close(lifeline)
+        _exec_command(options.command, env)
+    status = _wait(pid, lifeline)
+    _kill_descendants()
+    _exit_like(status)
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process below this one, level by level (killed parents hand their children to us)."""
+    while children := _children():
+        for pid in children:
+            try:  # noqa: SIM105 (contextlib would cost the launcher an import)
+                os.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:  # noqa: SIM105
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _children() -> list[int]:
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as listing:
+            return [int(pid) for pid in listing.read().split()]
+    except OSError:
+        return []
+
+
+def _exit_like(status: int) -> None:
+    if os.WIFSIGNALED(status):
+        import _signal
+
+        number = os.WTERMSIG(status)
+        _signal.signal(number, _signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _init(libc: _Libc, abi: int, options: Options, env: dict[str, str] | None, status_write: int) -> None:
+    """PID 1 of the sandbox: build the view, confine, run the command, reap, report; never returns."""
+    libc.call("prctl(PR_SET_PDEATHSIG)", "prctl", PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+    cwd = os.getcwd()
+    _build_view(libc, options, cwd)
+    os.chdir(cwd)  # re-resolve, so the cwd is seen through the view (a cwd inside .git is read-only too)
+    writable = [*options.write, *(["/tmp"] if options.tmp else [])]
+    _restrict_writes(libc, abi, writable)
+    import _signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"):
+        _signal.signal(getattr(_signal, name), _signal.SIG_IGN)  # only the monitor and the agent may end init
+    child = os.fork()
+    if child == 0:
+        _exec_command(options.command, env)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            status = SIGKILL
+            break
+        except InterruptedError:
+            continue
+        if pid == child:
+            break
+    os.write(status_write, status.to_bytes(4, sys.byteorder))
+    os._exit(0)
+
+
+def _exec_command(command: list[str], env: dict[str, str] | None) -> None:
+    import _signal
+
+    for number in range(1, _signal.NSIG):  # Python ignores SIGPIPE and SIGXFSZ; init ignored more
+        try:
+            if _signal.getsignal(number) == _signal.SIG_IGN or number == _signal.SIGINT:
+                _signal.signal(number, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    try:
+        if env is None:
+            os.execvp(command[0], command)
+        os.execvpe(command[0], command, env)  # searches env's PATH
+    except FileNotFoundError:
+        _fail(f"{command[0]}: command not found", 127)
+    except OSError as exc:
+        _fail(f"{command[0]}: {exc.strerror}", 126)
 
 
 def probe() -> str:
-    """Try the namespace steps confine() takes (all of them); '' if they work, else the reason."""
-    libc = _Libc()
+    """Try every step confine takes (a throwaway view); '' if they work, else the reason."""
+    libc = _libc()
     try:
-        _enter_user_namespace(libc, CLONE_NEWNET | CLONE_NEWNS)
+        if landlock_abi() < 1:
+            raise SetupError("this kernel offers no Landlock")
+        _enter_user_namespace(libc, CLONE_NEWPID | CLONE_NEWNET)
         _bring_up_loopback()
-        _mount_read_only(libc, [os.path.dirname(os.path.abspath(__file__))])
     except SetupError as exc:
         return str(exc)
-    return ""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        reason = ""
+        try:
+            options = Options()
+            options.write = ["/"]
+            _build_view(libc, options, "/")
+        except SetupError as exc:
+            reason = str(exc)
+        except BaseException as exc:
+            reason = repr(exc)
+        os.write(write_end, reason.encode()[:4000])
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 4096):
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The view
+
+
+def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
+    """In a new mount namespace: covers, binds back, read-only paths, /proc and /dev/pts (see the docstring)."""
+    libc.call("creating a mount namespace (unshare)", "unshare", CLONE_NEWNS)
+    libc.call("making mounts private (mount MS_REC|MS_SLAVE /)", "mount", None, b"/", None, MS_REC | MS_SLAVE, None)
+    kept = _outermost([*options.write, cwd])
+    kept_fds = {path: _open_path(path) for path in kept}
+    if not any(_beneath("/tmp", root) or root == "/tmp" for root in kept):
+        _cover(libc, "/tmp", _open_path(options.tmp) if options.tmp else None, kept_fds)
+    for path in _outermost(options.hide):
+        if not any(_beneath(path, root) or path == root for root in kept):  # a writable root here wins
+            _cover(libc, path, None, kept_fds)
+    for path in _outermost(options.private):
+        _cover(libc, path, None, kept_fds)
+    for fd in kept_fds.values():
+        os.close(fd)
+    for path in [*options.guard, *options.read_only]:
+        if os.path.lexists(path):
+            _mount_read_only(libc, path)
+    libc.call("mounting /proc", "mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    if os.path.isdir("/dev/pts"):
+        libc.call("mounting a devpts instance on /dev/pts", "mount", b"devpts", b"/dev/pts", b"devpts",
+                  MS_NOSUID | MS_NOEXEC, b"newinstance,ptmxmode=0666,mode=0620")
+        if os.path.exists("/dev/ptmx"):
+            libc.call("binding /dev/pts/ptmx on /dev/ptmx", "mount", b"/dev/pts/ptmx", b"/dev/ptmx", None, MS_BIND,
+                      None)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """The paths (normalised, de-duplicated) that are not beneath another one of them."""
+    normal = sorted({os.path.normpath(path) for path in paths})
+    return [path for path in normal if not any(_beneath(path, other) for other in normal if other != path)]
+
+
+def _beneath(path: str, root: str) -> bool:
+    return root == "/" or path.startswith(root.rstrip("/") + "/")
+
+
+def _open_path(path: str) -> int:
+    try:
+        return os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SetupError(f"opening {path} failed: {exc.strerror}") from None
+
+
+def _cover(libc: _Libc, target: str, source_fd: int | None, kept_fds: dict[str, int]) -> None:
+    """Mount source_fd's directory (None: an empty tmpfs, read-only in the end) on target, and bind the
+    kept paths beneath target back to where they were. A target that is not a directory is left alone."""
+    if not os.path.isdir(target) or os.path.islink(target):
+        return
+    if source_fd is None:
+        libc.call(f"covering {target}", "mount", b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                  b"mode=0755,size=1m")
+    else:
+        libc.call(f"binding the session's /tmp on {target}", "mount", _fd_path(source_fd), target.encode(), None,
+                  MS_BIND | MS_REC, None)
+    for path, fd in kept_fds.items():
+        if _beneath(path, target) and path != target:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            libc.call(f"binding {path} back under {target}", "mount", _fd_path(fd), path.encode(), None,
+                      MS_BIND | MS_REC, None)
+    if source_fd is None:
+        libc.call(f"making the cover of {target} read-only", "mount", None, target.encode(), None,
+                  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, b"mode=0755,size=1m")
+
+
+def _fd_path(fd: int) -> bytes:
+    return f"/proc/self/fd/{fd}".encode()
+
+
+def _mount_read_only(libc: _Libc, path: str) -> None:
+    real = path.encode()
+    libc.call(f"bind-mounting {path}", "mount", real, real, None, MS_BIND | MS_REC, None)
+    flags = os.statvfs(real).f_flag
+    kept = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)  # ST_* == MS_* for these
+    if flags & ST_RELATIME:
+        kept |= MS_RELATIME
+    elif not flags & MS_NOATIME:
+        kept |= MS_STRICTATIME
+    # the kernel refuses to drop flags it locked when the mount came from a more privileged namespace
+    libc.call(f"remounting {path} read-only", "mount", None, real, None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept,
+              None)
+
+
+class _Guard:
+    """A path that must not be created or changed: made an empty placeholder directory if missing, and held
+    with a shared flock while the command runs, so another launcher's cleanup leaves it alone."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        parent, self.name = os.path.split(path)
+        self.fd: int | None = None
+        try:
+            self.parent_fd = os.open(parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise SetupError(f"opening {parent} failed: {exc.strerror}") from None
+        import fcntl
+
+        self._fcntl = fcntl
+        for _ in range(5):  # a concurrent cleanup may remove the placeholder between our steps: retry
+            if self._take():
+                return
+        raise SetupError(f"could not hold the placeholder {path}")
+
+    def _take(self) -> bool:
+        try:
+            os.mkdir(self.name, PLACEHOLDER_MODE, dir_fd=self.parent_fd)
+            os.chmod(self.name, PLACEHOLDER_MODE, dir_fd=self.parent_fd, follow_symlinks=False)  # despite umask
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise SetupError(f"creating the placeholder {self.path} failed: {exc.strerror}") from None
+        info = os.stat(self.name, dir_fd=self.parent_fd, follow_symlinks=False)
+        if info.st_mode & S_IFMT == S_IFLNK:
+            raise SetupError(f"{self.path} is a symbolic link; replace it with the real directory or file")
+        if info.st_mode & S_IFMT != S_IFDIR:
+            return True  # a file (a worktree's .git): bound read-only, never removed
+        try:
+            fd = os.open(self.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.parent_fd)
+        except FileNotFoundError:
+            return False
+        self._fcntl.flock(fd, self._fcntl.LOCK_SH)
+        try:
+            now = os.stat(self.name, dir_fd=self.parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (os.fstat(fd).st_dev, os.fstat(fd).st_ino):
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        """Remove the placeholder if it is one (mode 0500, empty) and no other command holds it."""
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return
+        try:
+            info = os.fstat(fd)
+            if info.st_mode & 0o7777 == PLACEHOLDER_MODE and not os.listdir(fd):
+                self._fcntl.flock(fd, self._fcntl.LOCK_EX | self._fcntl.LOCK_NB)
+                os.rmdir(self.name, dir_fd=self.parent_fd)
+        except OSError:
+            pass  # held by another command, or no longer empty: it stays
+        finally:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -225,12 +615,6 @@ class _Libc:
         return result
 
 
-def _getcwd() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:
-        return None
-
 
 def _write_proc(path: str, text: str) -> None:
     try:
@@ -246,8 +630,7 @@ def _write_proc(path: str, text: str) -> None:
 def _enter_user_namespace(libc: _Libc, extra_flags: int) -> None:
     uid, gid = os.geteuid(), os.getegid()
     helper = _start_identity_mapper() if uid == 0 else None
-    kinds = "user" + (" + network" if extra_flags & CLONE_NEWNET else "") + (
-        " + mount" if extra_flags & CLONE_NEWNS else "")
+    kinds = "user + PID" + (" + network" if extra_flags & CLONE_NEWNET else "")
     try:
         libc.call(f"creating {kinds} namespaces (unshare)", "unshare", CLONE_NEWUSER | extra_flags)
     except SetupError:
@@ -313,52 +696,23 @@ def _bring_up_loopback() -> None:
         raise SetupError(f"bringing up the sandbox's loopback device failed: {exc.strerror}") from None
 
 
-def _mount_read_only(libc: _Libc, paths: list[str]) -> None:
-    libc.call("making mounts private (mount MS_REC|MS_SLAVE /)", "mount", None, b"/", None, MS_REC | MS_SLAVE, None)
-    for path in paths:
-        real = os.path.realpath(path).encode()
-        libc.call(f"bind-mounting {path}", "mount", real, real, None, MS_BIND | MS_REC, None)
-        flags = os.statvfs(real).f_flag
-        kept = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)  # ST_* == MS_* for these
-        if flags & ST_RELATIME:
-            kept |= MS_RELATIME
-        elif not flags & MS_NOATIME:
-            kept |= MS_STRICTATIME
-        # the kernel refuses to drop flags it locked when the mount came from a more privileged namespace
-        libc.call(f"remounting {path} read-only", "mount", None, real, None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept,
-                  None)
 
-
-def _restrict_writes(libc: _Libc, abi: int, writable: list[str], carve_out: list[str]) -> None:
+def _restrict_writes(libc: _Libc, abi: int, writable: list[str]) -> None:
     handled = write_rights(abi)
-    attr = handled.to_bytes(8, sys.byteorder)  # struct landlock_ruleset_attr, handled_access_fs only
+    # struct landlock_ruleset_attr: handled_access_fs, handled_access_net (ABI 4), scoped (ABI 6)
+    attr = handled.to_bytes(8, sys.byteorder)
+    if abi >= 6:
+        attr += (0).to_bytes(8, sys.byteorder) + (SCOPE_SIGNAL | SCOPE_ABSTRACT_UNIX_SOCKET).to_bytes(8, sys.byteorder)
     ruleset = libc.call("landlock_create_ruleset", "syscall", SYS_LANDLOCK_CREATE_RULESET, attr, len(attr), 0)
-    carve = {os.path.normpath(path) for path in carve_out}
     try:
         for root in writable:
-            _grant_except(libc, ruleset, handled, os.path.normpath(root), carve)
+            _grant(libc, ruleset, handled, os.path.normpath(root))
         for device in WRITABLE_DEVICES:
             _grant(libc, ruleset, handled & FILE_RIGHTS, device)
         libc.call("prctl(PR_SET_NO_NEW_PRIVS)", "prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         libc.call("landlock_restrict_self", "syscall", SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0)
     finally:
         os.close(ruleset)
-
-
-def _grant_except(libc: _Libc, ruleset: int, rights: int, path: str, carve: set[str]) -> None:
-    """Grant `rights` beneath path, except beneath the paths in carve (see the module docstring)."""
-    if path in carve:
-        return
-    prefix = path.rstrip("/") + "/"
-    if not any(other.startswith(prefix) for other in carve) or not os.path.isdir(path) or os.path.islink(path):
-        _grant(libc, ruleset, rights, path)
-        return
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return
-    for name in names:
-        _grant_except(libc, ruleset, rights, prefix + name, carve)
 
 
 def _grant(libc: _Libc, ruleset: int, rights: int, path: str) -> None:
@@ -382,26 +736,27 @@ def _grant(libc: _Libc, ruleset: int, rights: int, path: str) -> None:
 # Command line
 
 
-def _parse(args: list[str]) -> tuple[list[str], list[str], bool, bool, list[str]]:
-    writable: list[str] = []
-    read_only: list[str] = []
-    network, namespaces = False, True
+def _parse(args: list[str]) -> Options:
+    options = Options()
     index = 0
     while index < len(args):
         arg = args[index]
         if arg == "--":
-            command = args[index + 1:]
-            if not command:
+            options.command = args[index + 1:]
+            if not options.command:
                 break
-            return writable, read_only, network, namespaces, command
-        if arg in ("--write", "--read-only") and index + 1 < len(args):
-            (writable if arg == "--write" else read_only).append(args[index + 1])
+            return options
+        if (arg in PATH_OPTIONS or arg == "--tmp") and index + 1 < len(args):
+            if arg == "--tmp":
+                options.tmp = args[index + 1]
+            else:
+                getattr(options, PATH_OPTIONS[arg]).append(args[index + 1])
             index += 2
             continue
         if arg == "--network":
-            network = True
-        elif arg == "--no-namespaces":
-            namespaces = False
+            options.network = True
+        elif arg == "--unconfined":
+            options.unconfined = True
         else:
             break
         index += 1
@@ -440,30 +795,20 @@ def main(args: list[str]) -> None:
         sys.stdout.write((reason or "ok") + "\n")
         sys.stdout.flush()
         os._exit(1 if reason else 0)
-    env = None
+    env, lifeline = None, None
+    if len(args) == 4 and args[2] == "--lifeline" and args[3].isdigit():
+        lifeline, args = int(args[3]), args[:2]
     if len(args) == 2 and args[0] == "--await" and args[1].isdigit():
+        _warm_up()
         args, env = _await_command(int(args[1]))
     try:
-        writable, read_only, network, namespaces, command = _parse(args)
+        options = _parse(args)
     except ValueError as exc:
         _fail(str(exc), 2)
     try:
-        confine(writable, read_only, network, namespaces)
+        (run_unconfined if options.unconfined else run)(options, env, lifeline)
     except SetupError as exc:
         _fail(f"could not confine the command, so it was not run: {exc}")
-    import _signal
-
-    for name in ("SIGPIPE", "SIGXFSZ"):  # Python ignores these; an exec'd program expects the default
-        if hasattr(_signal, name):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
-    try:
-        if env is None:
-            os.execvp(command[0], command)
-        os.execvpe(command[0], command, env)  # searches env's PATH
-    except FileNotFoundError:
-        _fail(f"{command[0]}: command not found", 127)
-    except OSError as exc:
-        _fail(f"{command[0]}: {exc.strerror}", 126)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ Decisions callers should know:
 - An Update with only a `*** Move to` is a plain rename; an Add with no `+` lines creates an empty file.
 - Delete refuses symlinks and directories. `cd dir && apply_patch <<EOF` is not recognised as a patch.
 - Files with CRLF line endings keep them; a UTF-8 BOM is kept.
-- `apply()` refuses to overwrite a file whose content changed on disk since `plan()` read it.
+- `apply()` refuses to overwrite or delete a file whose content changed on disk since `plan()` read it.
+- `apply()` writes through agent.tools.patch_journal: staged files, a manifest, renames, all through directory
+  fds opened without following symlinks (agent.tools.safe_fs), so a directory swapped for a symlink during the
+  write cannot send a file outside the path `plan()` resolved, and `kill -9` leaves an edit the next start of
+  codex rolls forward or back.
 
 This module does not ask for approval, sandbox processes or render diffs; callers do that around
 `plan()` and `apply()`.
@@ -28,12 +32,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from agent.tools import patch_journal
 
 BEGIN_PATCH = "*** Begin Patch"
 END_PATCH = "*** End Patch"
@@ -665,131 +669,83 @@ def _replacement(diff_lines: Sequence[str], matched: Sequence[str]) -> list[str]
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    path: Path
-    data: bytes | None  # None: the file did not exist
-    mode: int | None
+class PartlyApplied(PatchError):
+    """Another process changed the tree after the patch's commit point, so some targets could not be written;
+    `written` says which were. The journal's `on_written` has already run with it."""
+
+    def __init__(self, message: str, written: patch_journal.Written) -> None:
+        super().__init__(message)
+        self.written = written
 
 
-@dataclass
-class _Transaction:
-    """Records what apply() touched so a failure can put every file and directory back."""
+def apply(changes: Sequence[FileChange], cwd: Path | None = None, journal_dir: Path | None = None,
+          on_written: Callable[[patch_journal.Written], None] | None = None,
+          audit: bool = False) -> patch_journal.Written:
+    """Write the planned changes all or nothing, through a journal (agent.tools.patch_journal) in `journal_dir`
+    (default CODEX_HOME/journal), with no symlink followed on the way; raises PatchError if no file was changed.
 
-    snapshots: list[_Snapshot] = field(default_factory=list)
-    created_dirs: list[Path] = field(default_factory=list)
-
-    def remember(self, path: Path) -> None:
-        if any(s.path == path for s in self.snapshots):
-            return
-        if path.is_file():
-            self.snapshots.append(_Snapshot(path, path.read_bytes(), stat.S_IMODE(path.stat().st_mode)))
-        else:
-            self.snapshots.append(_Snapshot(path, None, None))
-
-    def make_parents(self, path: Path) -> None:
-        missing = [p for p in reversed(path.parents) if not p.exists()]
-        for directory in missing:
-            directory.mkdir()
-            self.created_dirs.append(directory)
-
-    def rollback(self) -> list[Path]:
-        """Undo everything; returns the paths that could not be restored."""
-        failed: list[Path] = []
-        for snapshot in reversed(self.snapshots):
-            try:
-                if snapshot.data is None:
-                    snapshot.path.unlink(missing_ok=True)
-                else:
-                    _write_atomically(snapshot.path, snapshot.data, snapshot.mode)
-            except OSError:
-                failed.append(snapshot.path)
-        for directory in reversed(self.created_dirs):
-            try:
-                directory.rmdir()
-            except OSError:
-                failed.append(directory)
-        return failed
+    Every path is written exactly where `plan()` resolved it, or not at all. `on_written` runs once every file
+    is in place and before the journal is removed, so whatever it records (the audit) is redone by recovery if
+    the process dies first; `audit` tells recovery whether to write audit records. `cwd`, if given, makes paths
+    in messages relative. A tree changed by another process after the commit point raises PartlyApplied."""
+    directory = cwd.resolve() if cwd is not None else Path.cwd()
+    try:
+        written = patch_journal.write(final_targets(changes), journal_dir or patch_journal.default_journal_dir(),
+                                      directory, audit, on_written)
+    except patch_journal.NothingWritten as e:
+        raise PatchError(_failure_message(e, cwd)) from e
+    if written.failed:
+        raise PartlyApplied(partial_message(written, cwd), written)
+    return written
 
 
-def apply(changes: Sequence[FileChange], cwd: Path | None = None) -> None:
-    """Write the planned changes; on any failure restore everything already done and raise PatchError.
+def final_targets(changes: Sequence[FileChange]) -> list[patch_journal.Target]:
+    """Each touched path in its state after the whole patch, in the order the patch first touches it.
 
-    `cwd`, if given, only makes paths in error messages relative.
-    """
-    transaction = _Transaction()
+    A path's first update or delete must still find the text the plan read; a written file keeps the mode of
+    the file it came from (itself, or a move's source), as that file was before the patch."""
+    new: dict[Path, str | None] = {}
+    mode_of: dict[Path, Path | None] = {}  # None: a new file's default mode
+    expected: dict[Path, str] = {}
     for change in changes:
-        try:
-            _apply_one(change, transaction)
-        except BaseException as e:
-            failed = transaction.rollback()
-            if not isinstance(e, OSError | PatchError):
-                raise  # e.g. KeyboardInterrupt: files are restored, the interruption goes on
-            raise PatchError(_failure_message(change, e, failed, cwd)) from e
+        if change.kind != "add" and change.path not in new and change.old_content is not None:
+            expected[change.path] = change.old_content
+        if change.kind == "delete":
+            new[change.path], mode_of[change.path] = None, None
+            continue
+        target = change.move_to or change.path
+        mode_of[target] = mode_of.get(change.path, change.path)
+        new[target] = change.new_content or ""
+        if target != change.path:
+            new[change.path], mode_of[change.path] = None, None
+    return [patch_journal.Target(path, None if content is None else content.encode("utf-8"),
+                                 mode_of.get(path), expected.get(path))
+            for path, content in new.items()]
 
 
-def _failure_message(change: FileChange, error: Exception, failed: list[Path], cwd: Path | None) -> str:
-    reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
-    verb = "delete" if change.kind == "delete" else "write"
-    message = f"Failed to {verb} {_display(change.move_to or change.path, cwd)}: {reason}. "
-    if failed:
-        return message + "Rollback failed for: " + ", ".join(_display(path, cwd) for path in failed)
-    return message + "No files were changed."
+def _failure_message(error: patch_journal.NothingWritten, cwd: Path | None) -> str:
+    verb = "delete" if error.deleting else "write"
+    message = f"Failed to {verb} {_display(error.path, cwd)}: {error.reason}. "
+    if not error.leftovers:
+        return message + "No files were changed."
+    names = ", ".join(_display(path, cwd) for path in error.leftovers)
+    return message + f"No files were changed, but these temporary files could not be removed yet: {names}."
 
 
-def _apply_one(change: FileChange, transaction: _Transaction) -> None:
-    if change.kind == "delete":
-        transaction.remember(change.path)
-        change.path.unlink()
-        return
-    target = change.move_to or change.path
-    if change.kind == "update":
-        _check_unchanged(change)
-    mode = _mode_of(change.path)  # a moved file keeps its source's mode
-    transaction.remember(target)
-    transaction.make_parents(target)
-    _write_atomically(target, (change.new_content or "").encode("utf-8"), mode)
-    if change.move_to is not None and change.move_to != change.path:
-        transaction.remember(change.path)
-        change.path.unlink()
+def partial_message(written: patch_journal.Written, cwd: Path | None) -> str:
+    """The files another process kept the patch from writing after its commit point, and the ones it wrote."""
+    failed = "; ".join(f"{_display(path, cwd)} ({reason})" for path, reason in written.failed.items())
+    return (f"The patch was only partly applied: another process changed the tree while it was written. "
+            f"Not written: {failed}. The other {len(written.done)} files were written.")
 
 
-def _check_unchanged(change: FileChange) -> None:
-    try:
-        current = change.path.read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
-        current = None
-    if current != change.old_content:
-        raise PatchError("the file changed on disk after the patch was checked; re-read it and retry")
-
-
-def _mode_of(path: Path) -> int | None:
-    return stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
-
-
-def _write_atomically(path: Path, data: bytes, mode: int | None) -> None:
-    """Write to a temp file beside `path`, then rename it into place."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(temp, _default_file_mode() if mode is None else mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _default_file_mode() -> int:
-    """0o666 minus the process umask, read without changing it."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o644
+def relocation_note(written: patch_journal.Written, cwd: Path | None) -> str:
+    """A sentence per directory another process moved (or removed) while the patch was written; '' if none."""
+    notes = []
+    for planned, now in written.relocated.items():
+        where = f"its files are now in {_display(now, cwd)}" if now is not None else "it has been removed since"
+        notes.append(f"Another process moved {_display(planned, cwd)} while the patch was written; {where}.")
+    return " ".join(notes)
 
 
 # --------------------------------------------------------------------------------------------------

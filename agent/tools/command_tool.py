@@ -13,9 +13,13 @@ from typing import Any
 
 from agent.errors import TurnStopped, UserError
 from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
-from agent.safety import approval, commands, launchers, sandbox
+from agent.safety import approval, commands, git_programs, launchers, sandbox
 from agent.tools import apply_patch, shell
 from agent.tools.router import ToolContext, ToolError, finish
+
+# Never inherited by a command: the agent's own home, and the key variable Codex's SDK uses.
+WITHHELD_ENV = ("CODEX_HOME", "CODEX_API_KEY")
+UNSANDBOXED = sandbox.SandboxPolicy("danger-full-access", network=True)
 
 
 def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
@@ -31,8 +35,10 @@ def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
         raise ToolError(str(e)) from e
     item = CommandExecution(ctx.new_item_id(), params.display, cwd=str(workdir))
     ctx.emit(ItemStarted(item))
-    plan = approval.plan_command(ctx.config, params.command, params.with_escalated_permissions,
-                                 commands.is_known_safe(params.command))
+    known_safe = commands.is_known_safe(params.command)
+    programs = git_programs.configured_programs(workdir) if known_safe and commands.runs_git(params.command) else []
+    plan = approval.plan_command(ctx.config, params.command, params.with_escalated_permissions, known_safe,
+                                 programs)
     if plan.ask and params.command not in ctx.approvals.commands:
         refusal = _ask(ctx, item, params, plan.reason)
         if refusal:
@@ -78,16 +84,16 @@ def _ask(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, re
 
 def _run(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, workdir, sandboxed: bool):
     """The command's result, or the tool output when the sandbox cannot be set up."""
-    spawn = shell.popen
-    if sandboxed:
-        policy = sandbox.SandboxPolicy.from_config(ctx.config)
-        try:
-            sandbox.check_available(policy)
-        except UserError as e:
-            finish(ctx, item, status="declined", reason=str(e))
-            return f"error: {e}"
-        if policy.mode != "danger-full-access":
-            spawn = functools.partial(launchers.shared().start, policy)
-    env = shell.build_env(ctx.config.shell_environment_policy)
+    withheld = [*WITHHELD_ENV, *filter(None, [ctx.config.provider.env_key])]
+    policy = sandbox.SandboxPolicy.from_config(ctx.config) if sandboxed else UNSANDBOXED
+    try:
+        sandbox.check_available(policy)
+    except UserError as e:
+        finish(ctx, item, status="declined", reason=str(e))
+        return f"error: {e}"
+    if not policy.network:
+        withheld.append("SSH_AUTH_SOCK")  # its socket is hidden anyway; the name would only mislead
+    spawn = functools.partial(launchers.shared().start, policy)  # unsandboxed too: its processes die with it
+    env = shell.build_env(ctx.config.shell_environment_policy, withheld=withheld)
     return shell.run(list(params.command), workdir, env, params.timeout_ms,
                      on_output=lambda chunk: ctx.emit(OutputDelta(item.id, chunk)), cancel=ctx.cancel, spawn=spawn)

@@ -1,5 +1,11 @@
 """The `apply_patch` tool's handler: plan the whole patch, ask when the policy says so (showing
-the diff), snapshot for undo, then write all files or none."""
+the diff), snapshot for undo, then write all files or none.
+
+The item completes (and so the audit records each file) after every file is in place but before the
+edit's journal is removed, so a `kill -9` in between leaves the recording to the next start's recovery.
+Its paths are the paths really written: resolved, without symlinks, and where a directory another
+process moved during the write now is. A tool output says "no file was changed" only when that is true.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from typing import Any
 from agent.errors import TurnStopped
 from agent.protocol import ApprovalRequested, FileChangeItem, ItemStarted, PathChange
 from agent.safety import approval
-from agent.tools import apply_patch
+from agent.tools import apply_patch, patch_journal
 from agent.tools.patch_diff import unified_diff
 from agent.tools.router import ToolContext, ToolError, finish
 
@@ -37,12 +43,26 @@ def run_apply_patch(args: dict[str, Any], ctx: ToolContext) -> str:
     if ctx.before_edit:
         ctx.before_edit(paths)
     try:
-        apply_patch.apply(changes, ctx.cwd)
+        written = apply_patch.apply(changes, ctx.cwd, patch_journal.journal_dir(ctx.config.codex_home),
+                                    lambda written: _complete(ctx, item, changes, written), ctx.config.audit_enabled)
+    except apply_patch.PartlyApplied as e:
+        return f"error: apply_patch failed: {e}"  # the item was completed with the files that were written
     except apply_patch.PatchError as e:
         finish(ctx, item, status="failed", error=str(e))
-        return f"error: apply_patch failed, no file was changed: {e}"
-    finish(ctx, item, status="completed")
-    return "Success. Updated the following files:\n" + apply_patch.summarize(changes, ctx.cwd)
+        return f"error: apply_patch failed: {e}"
+    note = apply_patch.relocation_note(written, ctx.cwd)
+    return "Success. Updated the following files:\n" + apply_patch.summarize(changes, ctx.cwd) + \
+        (f"\n{note}" if note else "")
+
+
+def _complete(ctx: ToolContext, item: FileChangeItem, changes: list[apply_patch.FileChange],
+              written: patch_journal.Written) -> None:
+    """Complete the item with the paths really written; a path another process kept from being written is
+    left out (and named in the error), so the audit records exactly the files that changed."""
+    item.changes = [PathChange(str(written.real_path(target)), change.kind) for change in changes
+                    if (target := change.move_to or change.path) not in written.failed]
+    error = apply_patch.partial_message(written, ctx.cwd) if written.failed else None
+    finish(ctx, item, status="completed", error=error)
 
 
 def touched_paths(changes: list[apply_patch.FileChange]) -> list[Path]:

@@ -4,7 +4,8 @@ text the model gets back.
 Every failure a model can cause (unknown tool, invalid JSON, a bad patch, a refused
 command) becomes a tool output starting with "error:" so the turn goes on and the model
 can correct itself. Policy comes from agent.safety.approval; tools never decide it. The
-handlers of shell and apply_patch live in command_tool.py and patch_tool.py.
+handlers of shell and apply_patch live in command_tool.py and patch_tool.py; the tools of
+the session's MCP servers (`ToolContext.mcp`) are run by agent/mcp/tool_call.py.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agent.protocol import (
     ItemStarted,
     ItemUpdated,
     TodoList,
+    Warning,
 )
 from agent.safety.approval import SessionApprovals
 from agent.tools import apply_patch, plan, shell
@@ -42,6 +44,17 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     _spec(plan.TOOL_SPEC),
 )
 TOOL_NAMES = tuple(t.name for t in TOOL_SPECS)
+
+
+def tool_specs(mcp: Any = None, warn: Callable[[str], None] = lambda _: None) -> tuple[ToolSpec, ...]:
+    """The built-in tools, then the MCP servers' tools (waiting for servers still starting; failures to `warn`)."""
+    if mcp is None:
+        return TOOL_SPECS
+    return TOOL_SPECS + tuple(ToolSpec(t.qualified, t.description, dict(t.input_schema)) for t in mcp.tools(warn))
+
+
+def tool_names(mcp: Any = None) -> tuple[str, ...]:
+    return tuple(t.name for t in tool_specs(mcp)) if mcp is not None else TOOL_NAMES
 
 
 Ask = Callable[[ApprovalRequested], Decision]
@@ -61,6 +74,11 @@ class ToolContext:
     approvals: SessionApprovals = field(default_factory=SessionApprovals)
     before_edit: BeforeEdit | None = None
     plan_item: TodoList | None = None
+    mcp: Any = None  # agent.mcp.connections.McpConnections, when MCP servers are configured
+    audit: Any = None  # agent.audit.AuditLog, for records the events do not carry (MCP calls)
+
+    def warn(self, message: str) -> None:
+        self.emit(Warning(message))
 
     @property
     def cwd(self) -> Path:
@@ -75,8 +93,12 @@ def dispatch(call: ToolCall, ctx: ToolContext) -> str:
     try:
         args = _parse_arguments(call)
         handler = _handlers().get(call.name)
+        if handler is None and ctx.mcp is not None and (tool := ctx.mcp.tool(call.name)) is not None:
+            from agent.mcp.tool_call import run_mcp_tool
+
+            return run_mcp_tool(tool, args, ctx)
         if handler is None:
-            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(TOOL_NAMES)}")
+            raise ToolError(f"unknown tool {call.name!r}; the tools are: {', '.join(tool_names(ctx.mcp))}")
         return handler(args, ctx)
     except ToolError as e:
         ctx.emit(ItemCompleted(ErrorItem(ctx.new_item_id(), f"{call.name}: {e}")))

@@ -29,8 +29,9 @@ MODEL_MAX_BYTES = 10 * 1024
 MODEL_MAX_LINES = 256
 KEEP_IN_MEMORY_BYTES = 8 * 1024 * 1024
 BACKGROUND_GRACE_S = 1.0  # how long to keep reading after the command itself exited
+TERMINATE_GRACE_S = 0.5  # between SIGTERM and SIGKILL when a command is stopped
 CORE_ENV_VARS = ("HOME", "LOGNAME", "PATH", "SHELL", "USER", "USERNAME", "TMPDIR", "TEMP", "TMP", "LANG", "TERM")
-SECRET_PATTERNS = ("*KEY*", "*SECRET*", "*TOKEN*")
+SECRET_PATTERNS = ("*KEY*", "*SECRET*", "*TOKEN*", "*PASSWORD*", "*PASSWD*", "*CREDENTIAL*")
 
 TOOL_SPEC: dict[str, Any] = {
     "name": "shell",
@@ -105,14 +106,20 @@ def resolve_workdir(params: ShellParams, cwd: Path) -> Path:
     return workdir
 
 
-def build_env(policy: ShellEnvironmentPolicy, base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Codex's order: inherit, default excludes, exclude, set, then include_only (patterns case-insensitive)."""
+def build_env(policy: ShellEnvironmentPolicy, base: Mapping[str, str] = os.environ,
+              withheld: Sequence[str] = ()) -> dict[str, str]:
+    """Codex's order: inherit, default excludes, exclude, set, then include_only (patterns case-insensitive).
+
+    `withheld` names are never inherited, whatever the policy (CODEX_HOME, the provider's key variable);
+    only `set` can give a command one of them."""
     if policy.inherit == "none":
         env: dict[str, str] = {}
     elif policy.inherit == "core":
         env = {k: v for k, v in base.items() if k in CORE_ENV_VARS}
     else:
         env = dict(base)
+    for name in withheld:
+        env.pop(name, None)
     excluded = (*(() if policy.ignore_default_excludes else SECRET_PATTERNS), *policy.exclude)
     env = {k: v for k, v in env.items() if not _matches_any(k, excluded)}
     env.update(policy.set)
@@ -194,6 +201,12 @@ def _pump(proc: subprocess.Popen[bytes], deadline: float, on_output: Callable[[s
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process (a launcher then kills everything below it, even what left the group), then
+    SIGKILL to its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(TERMINATE_GRACE_S)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
 

@@ -51,6 +51,9 @@ from agent.protocol import (
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
+    McpToolCall,
+    McpToolCallError,
+    McpToolCallResult,
     OutputDelta,
     PathChange,
     Reasoning,
@@ -143,6 +146,7 @@ class CodexApp(App[int]):
         self.session: Session | None = None
         self.client: ModelClient | None = None
         self.docs: ProjectDocs | None = None
+        self.mcp: Any = None  # the MCP servers (agent/mcp/startup.py), kept across /new and /model
         self.branch: str | None = None
         self.fatal_error: str | None = None
         self.turn_running = False
@@ -269,6 +273,10 @@ class CodexApp(App[int]):
             except Exception:  # a broken repository must not stop the app
                 branch = None
             docs = load_project_docs(self.config.cwd, self.config.codex_home, self.config.project_doc_max_bytes)
+            if self.mcp is None:
+                from agent.mcp.startup import start_servers
+
+                self.mcp = start_servers(self.config)  # they start while the model loads
             client = make_client(self.config, on_status=lambda line: self.pump.push(Status(line)))
             session, replay = self._open_session(client, docs, resume)
         except UserError as e:
@@ -285,7 +293,7 @@ class CodexApp(App[int]):
         if resume is None:
             thread_id = self.fixed_thread_id or str(uuid.uuid4())
             store = SessionStore.create(self.config, thread_id, ephemeral=self.ephemeral)
-            return Session(self.config, client, self._emit, docs=docs, store=store), []
+            return Session(self.config, client, self._emit, docs=docs, store=store, mcp=self.mcp), []
         if resume.startswith("path:"):
             path = Path(resume[5:])
         else:
@@ -296,7 +304,7 @@ class CodexApp(App[int]):
         for warning in loaded.warnings:
             self.pump.push(Warning(warning))
         session = Session(self.config, client, self._emit, docs=docs,
-                          store=SessionStore.reopen(self.config, loaded), history=loaded.history)
+                          store=SessionStore.reopen(self.config, loaded), history=loaded.history, mcp=self.mcp)
         return session, loaded.events
 
     def _emit(self, event: Event) -> None:
@@ -425,6 +433,18 @@ class CodexApp(App[int]):
                     cell.show(item)
             case ErrorItem(message=message):
                 self.add_notice(message, "error")
+            case McpToolCall():
+                await self._mcp_cell(item)
+
+    async def _mcp_cell(self, item: McpToolCall) -> None:
+        from agent.tui.widgets.mcp_cell import McpCell
+
+        self.activity.set_label(f"Calling {item.server}.{item.tool}")
+        cell = self.transcript.find_cell(McpCell, item.id)
+        if cell is None:
+            await self.transcript.mount(McpCell(item))
+        else:
+            cell.show(item)
 
     async def _agent_cell(self, item_id: str) -> AgentMessageCell:
         from agent.tui.widgets.agent_message import AgentMessage as AgentMessageCell
@@ -617,6 +637,8 @@ class CodexApp(App[int]):
         self.pump.close()
         if self.session is not None and self.session.store is not None:
             self.session.store.close()
+        if self.mcp is not None:
+            self.mcp.close()
 
     # ------------------------------------------------------------------------------------------- slash commands
 
@@ -902,9 +924,20 @@ def _item_from_json(data: dict[str, Any]) -> Any:
             return TodoList(fields["id"], entries)
         if kind == "error":
             return ErrorItem(fields["id"], fields.get("message", ""))
+        if kind == "mcp_tool_call":
+            return _mcp_item_from_json(fields)
     except (KeyError, TypeError):
         return None
     return None
+
+
+def _mcp_item_from_json(fields: dict[str, Any]) -> McpToolCall:
+    result, error = fields.get("result"), fields.get("error")
+    return McpToolCall(fields["id"], fields["server"], fields["tool"], fields.get("arguments"),
+                       McpToolCallResult(result.get("content", []), result.get("structured_content"))
+                       if isinstance(result, dict) else None,
+                       McpToolCallError(str(error.get("message", ""))) if isinstance(error, dict) else None,
+                       fields.get("status", "completed"), fields.get("duration_ms"))
 
 
 def _local_time(started_at: str) -> str:

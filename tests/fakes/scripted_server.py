@@ -11,7 +11,15 @@ ignored for routing but recorded) consumes the next step of the script:
 * ``Reply`` -> a model answer (text, reasoning, tool calls), streamed when the request has ``"stream": true``;
 * ``HttpError`` -> that HTTP status with an OpenAI-style error body (one step per failed request);
 * ``StreamError`` -> status 200 and a stream whose only event is an error, as servers report a failure
-  that happens after the response started (chat: ``data: {"error": {...}}``; responses: an ``error`` event).
+  that happens after the response started (chat: ``data: {"error": {...}}``; responses: an ``error`` event);
+* ``Cut`` -> a streamed ``Reply`` cut at a chosen byte (or before/after a chosen text) of its event stream, then
+  the body ends cleanly, the connection drops, or the server goes silent;
+* ``Hang`` -> the request is accepted and never answered (optionally after sending the stream's headers);
+* ``Garbage`` -> status 200 and any bytes as the body (not SSE, not JSON, random bytes).
+
+A huge tool-call argument is a ``Reply`` whose ``ToolCall`` carries a long string; ``Reply.chunk_chars`` sets
+the delta size for that step. Without a delay, frames are written in batches of about 64 KiB so the server
+is never the slow side of a benchmark.
 
 When the script is exhausted the server answers 500 "scripted server: script exhausted after N steps" with
 ``x-should-retry: false`` so the SDK fails at once. ``GET /v1/models`` lists one model, "scripted".
@@ -38,15 +46,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "Cut",
+    "Garbage",
+    "Hang",
     "HttpError",
     "RecordedRequest",
     "Reply",
     "ScriptedServer",
     "Step",
+    "StreamError",
     "ToolCall",
     "load_script",
     "main",
@@ -75,6 +87,8 @@ class Reply:
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str = ""
     delay_ms: int = 0  # sleep between streamed chunks
+    chunk_chars: int | None = None  # characters per streamed piece for this reply (default: the server's)
+    wait_ms: int = 0  # silence before answering at all, as a server evaluating a long prompt
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,51 @@ class StreamError:
     message: str = "scripted stream failure"
 
 
-Step = Reply | HttpError | StreamError
+@dataclass(frozen=True)
+class Cut:
+    """A streamed ``reply`` cut short: its event stream (chat: including ``data: [DONE]``) stops after
+    ``at_byte`` bytes, or right before the first ``before`` text, or right after the first ``after`` text.
+
+    ``ending``: "end" ends the HTTP body cleanly (the event stream is still unfinished), "close" drops the
+    connection mid-body (no final chunk), "hang" keeps the connection open and sends nothing more.
+    """
+
+    reply: Reply
+    at_byte: int | None = None
+    before: str | None = None
+    after: str | None = None
+    ending: Literal["end", "close", "hang"] = "end"
+
+    def cut_point(self, stream: bytes) -> int:
+        if self.at_byte is not None:
+            return max(0, min(self.at_byte, len(stream)))
+        marker = (self.before or self.after or "").encode("utf-8")
+        where = stream.find(marker)
+        if not marker or where < 0:
+            raise ValueError(f"Cut marker {marker!r} is not in the scripted stream (is it split across pieces? "
+                             "raise the reply's chunk_chars)")
+        return where if self.before else where + len(marker)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """The request is accepted and never answered until the server stops; with ``headers`` the 200 status and
+    the event-stream headers are sent first (the server "started" and then went silent)."""
+
+    headers: bool = False
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """Status 200 and ``body`` as is: not SSE, not JSON, random bytes. ``chunked`` sends it with chunked
+    transfer encoding (as a stream), otherwise with a Content-Length."""
+
+    body: bytes
+    content_type: str = "text/event-stream"
+    chunked: bool = True
+
+
+Step = Reply | HttpError | StreamError | Cut | Hang | Garbage
 
 
 @dataclass(frozen=True)
@@ -126,7 +184,7 @@ def load_script(path_or_list: str | Path | Sequence[Any] | dict[str, Any]) -> li
 
 
 def _parse_step(item: Any) -> Step:
-    if isinstance(item, Reply | HttpError | StreamError):
+    if isinstance(item, Reply | HttpError | StreamError | Cut | Hang | Garbage):
         return item
     if not isinstance(item, dict):
         raise ValueError(f"script step must be an object, got {item!r}")
@@ -480,6 +538,7 @@ class ScriptedServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.finished = threading.Event()  # set once the last step has been fully served
+        self.stopping = threading.Event()  # set by stop(): hanging steps give up
         if not self._steps:
             self.finished.set()
 
@@ -499,6 +558,7 @@ class ScriptedServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self.stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -579,7 +639,7 @@ class ScriptedServer:
             calls=calls,
             usage=usage,
             created=int(time.time()),
-            chunk_chars=self.chunk_chars,
+            chunk_chars=max(1, reply.chunk_chars or self.chunk_chars),
         )
 
     def _resolve_call(self, call: ToolCall) -> _Call:
@@ -683,24 +743,61 @@ class _Handler(BaseHTTPRequestHandler):
                 frame = (_sse(None, {"error": {**error, "type": "server_error"}}) if chat
                          else _sse("error", {"type": "error", **error}))
                 self._send_stream([frame], 0)
+            elif isinstance(step, Cut):
+                self._send_cut(step, owner.make_turn(step.reply, body, "chatcmpl-" if chat else "resp_"), chat)
+            elif isinstance(step, Hang):
+                self._hang(step)
+            elif isinstance(step, Garbage):
+                self._send_garbage(step)
             else:
                 self._send_reply(owner.make_turn(step, body, "chatcmpl-" if chat else "resp_"), body, chat)
         finally:
             owner.step_served()
+
+    def _send_cut(self, step: Cut, turn: _Turn, chat: bool) -> None:
+        stream = b"".join(_stream_frames(turn, chat))
+        try:
+            cut = step.cut_point(stream)
+        except ValueError as e:  # a mistake in the test's script: fail loudly, never as a dropped connection
+            self._send_json(500, _error_body(500, f"scripted server: {e}"), {"x-should-retry": "false"})
+            return
+        self._start_stream()
+        if cut:
+            self._write_chunk(stream[:cut])
+        if step.ending == "end":
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        elif step.ending == "hang":
+            self.server.owner.stopping.wait()
+        self.close_connection = True  # "close" (and the others, once done): the body is never finished
+
+    def _hang(self, step: Hang) -> None:
+        if step.headers:
+            self._start_stream()
+        self.server.owner.stopping.wait()
+        self.close_connection = True
+
+    def _send_garbage(self, step: Garbage) -> None:
+        if not step.chunked:
+            self._send_bytes(200, step.body, step.content_type)
+            return
+        self._start_stream(step.content_type)
+        if step.body:
+            self._write_chunk(step.body)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _send_error_step(self, step: HttpError) -> None:
         extra = {} if step.retry_after_ms is None else {"retry-after-ms": str(step.retry_after_ms)}
         self._send_json(step.status, _error_body(step.status, step.message), extra)
 
     def _send_reply(self, turn: _Turn, body: dict[str, Any], chat: bool) -> None:
+        if turn.reply.wait_ms and self.server.owner.stopping.wait(turn.reply.wait_ms / 1000):
+            return
         if not body.get("stream"):
             self._send_json(200, _chat_completion(turn) if chat else _response_object(turn))
             return
-        if chat:
-            frames = [_sse(None, chunk) for chunk in _chat_stream_chunks(turn)] + [b"data: [DONE]\n\n"]
-        else:
-            frames = [_sse(kind, data) for kind, data in _response_stream_events(turn)]
-        self._send_stream(frames, turn.reply.delay_ms)
+        self._send_stream(_stream_frames(turn, chat), turn.reply.delay_ms)
 
     # writing -----------------------------------------------------------------------------------------------
 
@@ -728,9 +825,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send_json(self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", extra)
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for key, value in (extra or {}).items():
             self.send_header(key, value)
@@ -738,22 +837,54 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def _send_stream(self, frames: list[bytes], delay_ms: int) -> None:
+    def _start_stream(self, content_type: str = "text/event-stream") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for i, frame in enumerate(frames):
-            if delay_ms and i:
-                time.sleep(delay_ms / 1000)
-            self._write_chunk(frame)
+        self.wfile.flush()
+
+    def _send_stream(self, frames: list[bytes], delay_ms: int) -> None:
+        self._start_stream()
+        if delay_ms:
+            for i, frame in enumerate(frames):
+                if i:
+                    time.sleep(delay_ms / 1000)
+                self._write_chunk(frame)
+        else:
+            for batch in _batches(frames, BATCH_BYTES):
+                self._write_chunk(batch)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
         self.wfile.flush()
+
+
+BATCH_BYTES = 64 * 1024
+
+
+def _batches(frames: list[bytes], size: int) -> Iterator[bytes]:
+    """Frames joined into writes of about `size` bytes (one frame is never split)."""
+    batch: list[bytes] = []
+    length = 0
+    for frame in frames:
+        batch.append(frame)
+        length += len(frame)
+        if length >= size:
+            yield b"".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
+def _stream_frames(turn: _Turn, chat: bool) -> list[bytes]:
+    """The whole event stream of a reply, one SSE frame per event (chat ends with ``data: [DONE]``)."""
+    if chat:
+        return [_sse(None, chunk) for chunk in _chat_stream_chunks(turn)] + [b"data: [DONE]\n\n"]
+    return [_sse(kind, data) for kind, data in _response_stream_events(turn)]
 
 
 def _model_entry(model_id: str) -> dict[str, Any]:

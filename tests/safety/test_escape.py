@@ -81,7 +81,7 @@ def test_escape_is_blocked_under_workspace_write(script: str, workspace, run_cod
 LEGITIMATE = {
     "build in the workspace": "mkdir -p build && echo 'int main(){{return 0;}}' > build/m.c && cat build/m.c",
     "git status": "git status --short",
-    "read outside": "cat {outside}/secret.txt",
+    "read outside the workspace": "head -1 /etc/os-release",
 }
 
 
@@ -92,10 +92,16 @@ def test_legitimate_work_succeeds(script: str, workspace, run_codex: RunCodex):
 
 
 def test_writing_to_tmp_succeeds_by_default(workspace, run_codex: RunCodex, tmp_path: Path):
-    target = tmp_path / "scratch.txt"
-    run = run_codex(["sandbox", "-s", "workspace-write", "--", "bash", "-c", f"echo ok > {target}"],
+    run = run_codex(["sandbox", "-s", "workspace-write", "--", "bash", "-c", "echo ok > /tmp/s && cat /tmp/s"],
                     workspace["repo"])
-    assert run.returncode == 0, run.stderr
+    assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr
+
+
+def test_the_real_tmp_is_reachable_when_added_as_a_root(workspace, run_codex: RunCodex, tmp_path: Path):
+    target = tmp_path / "scratch.txt"
+    run = run_codex(["sandbox", "-s", "workspace-write", "--add-dir", "/tmp", "--", "bash", "-c",
+                     f"cat {workspace['outside']}/secret.txt && echo ok > {target}"], workspace["repo"])
+    assert (run.returncode, run.stdout) == (0, "outside\n"), run.stderr
     assert target.read_text() == "ok\n"
 
 

@@ -45,7 +45,7 @@ def run(launchers: Launchers, policy: SandboxPolicy, script: str, cwd: Path) -> 
 def spare_pid(launchers: Launchers) -> int:
     """The pid of the launcher started (in the background) after the last command."""
     if launchers._starting is not None:
-        launchers._starting.join()
+        launchers._starting.thread.join()
     assert launchers._spare is not None
     return launchers._spare.process.pid
 
@@ -74,7 +74,8 @@ def test_next_command_uses_the_launcher_started_after_the_previous_one(launchers
     process = launchers.start(policy, ["bash", "-c", "echo $$"], workspace, ENV)
     output, _ = process.communicate(timeout=30)
 
-    assert process.pid == ready and output.decode().strip() == str(ready)
+    assert process.pid == ready and process.returncode == 0
+    assert output.decode().strip() == "2"  # the command under init, in a PID namespace of its own
 
 
 def test_a_spare_for_another_policy_is_dismissed_and_exits_cleanly(launchers: Launchers, workspace: Path):

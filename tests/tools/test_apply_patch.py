@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,12 @@ from agent.tools.apply_patch import (
     plan,
     summarize,
 )
+
+
+@pytest.fixture(autouse=True)
+def isolated_codex_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply() journals into CODEX_HOME/journal by default: keep that out of the real home and the workspace."""
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path_factory.mktemp("codex-home")))
 
 
 def patch(*lines: str) -> str:
@@ -361,40 +369,81 @@ def test_plan_writes_nothing(tmp_path: Path) -> None:
     assert tree(tmp_path) == {"a.txt": "a\n"}
 
 
-def test_apply_rolls_back_when_a_write_fails_midway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "a.txt", "a\n")
-    write(tmp_path / "b.txt", "b\n")
-    write(tmp_path / "c.txt", "c\n").chmod(0o640)
-    before = tree(tmp_path)
-    changes = plan(
-        patch(
-            "*** Add File: new/dir/n.txt",
-            "+n",
-            "*** Update File: a.txt",
-            "-a",
-            "+A",
-            "*** Delete File: c.txt",
-            "*** Update File: b.txt",
-            "-b",
-            "+B",
-        ),
-        tmp_path,
-        [tmp_path],
-    )
-    real_replace, calls = os.replace, []
+WRITE_WITH_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+from agent.tools.apply_patch import PatchError, apply, plan
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+workspace = Path(sys.argv[1])
+try:
+    apply(plan(sys.stdin.read(), workspace, [workspace]), workspace, Path(sys.argv[2]))
+except PatchError as e:
+    print(e)
+"""
 
-    def failing_replace(src: str, dst: str) -> None:
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+def test_a_write_that_fails_midway_changes_nothing_and_says_only_that(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    write(workspace / "a.txt", "a\n")
+    write(workspace / "b.txt", "b\n")
+    write(workspace / "c.txt", "c\n").chmod(0o640)
+    before = tree(workspace)
+    text = patch("*** Add File: new/dir/n.txt", "+n", "*** Update File: a.txt", "-a", "+A",
+                 "*** Delete File: c.txt", "*** Update File: b.txt", "-b", "+" + "B" * 8192)
+    child = subprocess.run([sys.executable, "-c", WRITE_WITH_A_FILE_SIZE_LIMIT, str(workspace),
+                            str(tmp_path / "journal")], input=text, capture_output=True, text=True, timeout=60)
+    assert child.stdout == "Failed to write b.txt: File too large. No files were changed.\n", child.stderr
+    assert tree(workspace) == before
+    assert stat.S_IMODE((workspace / "c.txt").stat().st_mode) == 0o640
+    assert list((tmp_path / "journal").iterdir()) == []
+
+
+def test_a_directory_swapped_for_a_symlink_after_plan_is_not_written_through(tmp_path: Path) -> None:
+    workspace, outside = tmp_path / "ws", tmp_path / "outside"
+    write(workspace / "sub/a.txt", "a\n")
+    outside.mkdir()
+    (outside / "a.txt").write_text("a\n")
+    changes = plan(patch("*** Update File: sub/a.txt", "-a", "+A", "*** Add File: sub/new.txt", "+n"),
+                   workspace, [workspace])
+    (workspace / "sub").rename(workspace / "sub.real")
+    (workspace / "sub").symlink_to(outside)
     with pytest.raises(PatchError) as e:
+        apply(changes, workspace)
+    assert str(e.value).startswith(f"Failed to write sub/a.txt: {workspace.resolve()}/sub is a symlink")
+    assert str(e.value).endswith("No files were changed.")
+    assert tree(outside) == {"a.txt": "a\n"}
+    assert tree(workspace / "sub.real") == {"a.txt": "a\n"}
+
+
+def test_an_unwritable_journal_stops_the_patch_before_any_file_changes(tmp_path: Path) -> None:
+    write(tmp_path / "ws/a.txt", "a\n")
+    (tmp_path / "not-a-directory").write_text("")
+    changes = plan(patch("*** Update File: a.txt", "-a", "+A"), tmp_path / "ws", [tmp_path / "ws"])
+    with pytest.raises(PatchError, match=r"the edit journal could not be written \(File exists\).*"
+                                         r"No files were changed\.$"):
+        apply(changes, tmp_path / "ws", tmp_path / "not-a-directory")
+    assert tree(tmp_path / "ws") == {"a.txt": "a\n"}
+
+
+def test_apply_refuses_to_delete_a_file_changed_since_plan(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "a\n")
+    changes = plan(patch("*** Delete File: a.txt"), tmp_path, [tmp_path])
+    (tmp_path / "a.txt").write_text("user edit\n")
+    with pytest.raises(PatchError, match="Failed to delete a.txt: the file changed on disk"):
         apply(changes, tmp_path)
-    assert str(e.value) == "Failed to write b.txt: No space left on device. No files were changed."
-    assert tree(tmp_path) == before
-    assert stat.S_IMODE((tmp_path / "c.txt").stat().st_mode) == 0o640
+    assert (tmp_path / "a.txt").read_text() == "user edit\n"
+
+
+def test_apply_returns_the_paths_written_and_leaves_no_journal(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    write(workspace / "a.txt", "a\n")
+    changes = plan(patch("*** Update File: a.txt", "*** Move to: b/a.txt", "@@", "-a", "+A"), workspace, [workspace])
+    written = apply(changes, workspace, tmp_path / "journal")
+    assert written.done == (workspace.resolve() / "b/a.txt", workspace.resolve() / "a.txt")
+    assert written.failed == {} and written.relocated == {}
+    assert tree(workspace) == {"b": None, "b/a.txt": "A\n"}
+    assert list((tmp_path / "journal").iterdir()) == []
 
 
 def test_delete_of_a_symlink_is_rejected(tmp_path: Path) -> None:

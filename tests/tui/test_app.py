@@ -222,6 +222,21 @@ async def test_streamed_reply_reasoning_and_plan_render_as_cells(harness: MakeHa
             assert app.status_bar.line.tokens_per_second
 
 
+async def test_a_silent_model_server_shows_the_wait_in_the_status_bar(harness: MakeHarness):
+    with harness([Reply(text="Read the prompt at last.", wait_ms=3500)]) as h:
+        async with h.app.run_test(size=(120, 40)) as pilot:
+            app = await ready(pilot)
+            await send(pilot, "hello")
+            await wait_until(pilot, lambda: "waiting for the model (" in app.status_bar.line.activity,
+                             what="the waiting status")
+            assert "waiting for the model (" in str(app.status_bar.render())
+            assert app.status_bar.line.model in str(app.status_bar.render())  # the wait leaves room for the rest
+            await turn_done(pilot)
+
+            assert [c.query_one(Markdown).source for c in cells(app, AgentMessage)] == ["Read the prompt at last."]
+            assert "waiting" not in app.status_bar.line.activity
+
+
 async def test_prompt_given_on_the_command_line_is_sent_at_start(harness: MakeHarness):
     with harness([Reply(text="Hi there.")]) as h:
         h.app.initial_prompt = "say hi"

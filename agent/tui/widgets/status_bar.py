@@ -1,5 +1,8 @@
 """The bottom line: model and provider, sandbox and approval mode, context used, tokens this session, the
-last generation speed, branch and working directory. It shows what it is given; the app feeds it."""
+last generation speed, branch and working directory. It shows what it is given; the app feeds it.
+
+The activity (e.g. "waiting for the model (12 s; …)" while a server reads a long prompt) comes first and
+takes at most half the line, so the model and the context stay in view during a long wait."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ class StatusLine:
     activity: str = ""  # e.g. "loading model…"; shown first when set
 
 
+ACTIVITY_MIN_CELLS = 24
 SANDBOX_LABELS = {"danger-full-access": "full-access", "workspace-write": "workspace-write", "read-only": "read-only"}
 
 
@@ -93,7 +97,9 @@ class StatusBar(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         sep = (" │ ", muted)
         if line.activity:
-            text.append(line.activity, style("status--activity"))
+            room = max(ACTIVITY_MIN_CELLS, (self.content_size.width or 80) // 2)
+            activity = line.activity if len(line.activity) <= room else line.activity[: room - 1] + "…"
+            text.append(activity, style("status--activity"))
             text.append(*sep)
         text.append(line.model, style("status--model"))
         if line.provider and "provider" not in dropped:

@@ -1,0 +1,130 @@
+"""What the embedded engine puts before the conversation, and the grammar it decodes under, per prompt profile.
+
+Two profiles (chosen by agent.models.quirks):
+
+- **full**: the session's instructions (Codex's base prompt) plus the tools with their JSON schemas, and the
+  JSON-schema grammar of agent.models.tool_grammar.
+- **compact** (small models, small windows): a short system prompt (agent/prompts/compact_instructions.md), a
+  one-line tool section, worked examples as earlier turns of the conversation (agent/prompts/demonstrations.toml:
+  request, tool call, tool result, answer), and a hand-written grammar in which a shell call is always a real
+  command line. With `first_step_tool_call`, the first reply of a turn must be a call: a small model that
+  answers at once invents the repository; one that looks first copies what it saw.
+
+The prefix (system message and demonstrations) is the same bytes for every request of a profile and tool set,
+so its KV state can be cached (agent.models.prefix_cache). Nothing here reads the user's request text.
+This module does not tokenize, render chat templates or run the model.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from agent.models import tool_grammar
+from agent.models.base import Message, ModelRequest, ToolSpec
+from agent.models.quirks import ModelQuirks
+
+DEMO_ELAPSED_S = 0.0
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    user: str
+    command: str
+    output: str
+    answer: str
+
+
+@cache
+def _prompt_text(name: str) -> str:
+    return resources.files("agent.prompts").joinpath(name).read_text(encoding="utf-8")
+
+
+def stock_instructions() -> str:
+    """The session's default instructions (agent/prompts/base_instructions.md)."""
+    return _prompt_text("base_instructions.md")
+
+
+def compact_instructions() -> str:
+    return _prompt_text("compact_instructions.md").strip()
+
+
+@cache
+def demonstrations() -> tuple[Demonstration, ...]:
+    table = tomllib.loads(_prompt_text("demonstrations.toml"))
+    return tuple(Demonstration(d["user"], d["command"], d["output"], d["answer"]) for d in table.get("demo", []))
+
+
+def tool_result_text(output: str) -> str:
+    """How a tool result reaches the model (the same wrapping as a real one)."""
+    return f"<tool_response>\n{output}\n</tool_response>"
+
+
+def demo_shell_output(output: str) -> str:
+    """A demonstration's command result in the shell tool's own format (agent.tools.shell.format_for_model)."""
+    from agent.tools.shell import ShellResult, format_for_model
+
+    return format_for_model(ShellResult(0, output + ("\n" if output else ""), DEMO_ELAPSED_S))
+
+
+def shell_call_text(command: str) -> str:
+    """A shell call exactly as the compact grammar makes the model write it."""
+    body = json.dumps({"name": "shell", "arguments": {"command": ["bash", "-lc", command]}}, ensure_ascii=False)
+    return f"{tool_grammar.OPEN}\n{body}\n{tool_grammar.CLOSE}"
+
+
+class PromptProfile:
+    def __init__(self, quirks: ModelQuirks):
+        self.quirks = quirks
+
+    def tools(self, request: ModelRequest) -> tuple[ToolSpec, ...]:
+        return tuple(t for t in request.tools if self.quirks.offers(t.name))
+
+    def system_text(self, request: ModelRequest) -> str:
+        tools = self.tools(request)
+        if not self.quirks.compact:
+            return request.instructions + ("\n\n" + tool_grammar.tools_prompt(tools) if tools else "")
+        # The compact prompt stands in for the stock instructions only; other instructions are kept.
+        base = compact_instructions() if request.instructions == stock_instructions() else request.instructions
+        return base + ("\n\n" + tool_grammar.compact_tools_prompt(tools) if tools else "")
+
+    def prefix_messages(self, request: ModelRequest) -> list[dict[str, str]]:
+        """The system message and, for a compact profile with a shell tool, the demonstrations."""
+        messages = [{"role": "system", "content": self.system_text(request)}]
+        if self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request)):
+            for demo in demonstrations():
+                messages += [
+                    {"role": "user", "content": demo.user},
+                    {"role": "assistant", "content": shell_call_text(demo.command)},
+                    {"role": "user", "content": tool_result_text(demo_shell_output(demo.output))},
+                    {"role": "assistant", "content": demo.answer},
+                ]
+        return messages
+
+    def call_required(self, request: ModelRequest) -> bool:
+        if request.tool_choice == "required":
+            return True
+        return self.quirks.first_step_tool_call and request.tool_choice == "auto" and _first_step(request.messages)
+
+    def grammar_rules(self, request: ModelRequest) -> str | None:
+        """The GBNF the reply is decoded under, or None for free text."""
+        tools = self.tools(request)
+        if not tools:
+            return tool_grammar.schema_grammar(request.output_schema) if request.output_schema is not None else None
+        text_only = request.tool_choice == "none"
+        if self.quirks.compact:
+            return tool_grammar.compact_grammar(tools, call_required=self.call_required(request),
+                                                text_only=text_only, answer_schema=request.output_schema,
+                                                programs=self.quirks.shell_programs)
+        if text_only:
+            return tool_grammar.compact_grammar((), text_only=True, answer_schema=request.output_schema)
+        return tool_grammar.grammar_text(tools, call_required=self.call_required(request),
+                                         answer_schema=request.output_schema)
+
+
+def _first_step(messages: tuple[Message, ...]) -> bool:
+    """True when the reply is the turn's first: the last message is the user's, not a tool result."""
+    return bool(messages) and messages[-1].role == "user"
