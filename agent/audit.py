@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlparse
 
-from agent.errors import UserError
+from agent.errors import UsageError, UserError
 from agent.redact import Redactor
 
 GENESIS = "0" * 64  # `prev` of the first line of the first file
@@ -1090,7 +1090,7 @@ def _retire(codex_home: Path, before: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would exit; the CLI reports UserErrors in one place
-        raise UserError(f"codex audit: {message}; see codex audit --help")
+        raise UsageError(f"codex audit: {message}; see `codex audit --help`")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@
 
 1. built-in defaults (including the built-in providers embedded, lmstudio, ollama, openai);
 2. `$CODEX_HOME/config.toml` (a missing file or a missing CODEX_HOME is fine);
-3. the selected profile, `[profiles.<name>]`, merged key by key over the file;
+3. the selected profile, merged key by key over the file: the `[profiles.<name>]` table (Codex before 0.163)
+   or, when there is no such table, the file `$CODEX_HOME/<name>.config.toml` (Codex 0.163's profile files);
 4. `-c key.path=value` overrides, in order (the value is parsed as TOML, else taken as a string);
 5. dedicated flags: -m, -s, -a, --full-auto, --dangerously-bypass-approvals-and-sandbox, --oss,
    --local-provider.
@@ -15,8 +16,9 @@ file's own tables before the profile is read (so `-c profiles.fast.model=x` also
 after the profile is merged (so a -c value beats the profile's value).
 
 Every mistake is a `ConfigError` whose message names the file and line (or the -c override), the key
-and the fix. Unknown keys are ignored with one warning each in `Config.warnings`; keys Codex defines
-that we do not use are accepted silently, so a real Codex config.toml loads.
+and the fix. Unknown keys are ignored with one warning each in `Config.warnings`; keys Codex defines that have
+no effect here (its TUI, login and telemetry settings, feature flags) are named together in one warning, so a
+real Codex config.toml loads and nothing in it is ignored without a word.
 
 This module does not resolve model names to files, contact any provider, or read AGENTS.md.
 """
@@ -146,6 +148,22 @@ class Config:
     profile: str | None = None
     shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
     history_persistence: str = "save-all"
+    history_max_bytes: int | None = None  # [history] max_bytes: trim the oldest prompts beyond this size
+    notify: tuple[str, ...] = ()  # argv run after each turn with Codex's agent-turn-complete JSON appended
+    developer_instructions: str | None = None  # sent after the base instructions, as Codex's developer message
+    project_doc_fallback_filenames: tuple[str, ...] = ()  # read where a directory has no AGENTS.md
+    model_reasoning_effort: str | None = None  # sent only when set: reasoning.effort / reasoning_effort
+    model_reasoning_summary: str | None = None  # sent only when set: reasoning.summary (responses wire)
+    model_verbosity: str | None = None  # sent only when set: text.verbosity / verbosity
+    tool_output_token_limit: int | None = None  # tool outputs kept in history are cut to about this many tokens
+    hide_agent_reasoning: bool = False  # no reasoning items or deltas are emitted
+    show_raw_agent_reasoning: bool | None = None  # False hides the raw reasoning local servers stream
+
+    @property
+    def shows_reasoning(self) -> bool:
+        """Whether reasoning is shown: local servers stream only raw reasoning, so it shows unless
+        hide_agent_reasoning is true or show_raw_agent_reasoning is explicitly false."""
+        return not self.hide_agent_reasoning and self.show_raw_agent_reasoning is not False
     max_turn_steps: int = 50  # our extension: tool-call steps per turn before the model must answer
     models: Mapping[str, str] = field(default_factory=_empty_map)  # our extension: alias -> gguf path/name
     local_only: bool = False  # our extension: refuse providers whose host is not loopback/private
@@ -189,6 +207,7 @@ _OUR_KEYS = frozenset({
     "model_max_output_tokens", "model_auto_compact_token_limit", "project_doc_max_bytes", "profile",
     "profiles", "sandbox_workspace_write", "shell_environment_policy", "model_providers", "history",
     "max_turn_steps", "models", "local_only", "local_only_allow_hosts", "audit", "mcp_servers",
+    "openai_base_url",
 })
 # Keys Codex defines that we accept without using them (plus anything named experimental_*).
 _CODEX_KEYS = frozenset({
@@ -205,6 +224,20 @@ _CODEX_KEYS = frozenset({
     "show_tooltips", "responses_originator_header_internal_override", "ghost_snapshot", "skills", "hooks",
     "zdr", "agents", "history_max_bytes", "approvals_reviewer",
 })
+# Codex keys we implement (they are also in _CODEX_KEYS, so the no-effect warning leaves them out).
+_IMPLEMENTED_CODEX_KEYS = frozenset({
+    "notify", "developer_instructions", "project_doc_fallback_filenames", "model_reasoning_effort",
+    "model_reasoning_summary", "model_verbosity", "tool_output_token_limit", "hide_agent_reasoning",
+    "show_raw_agent_reasoning",
+})
+# Codex keys that have no effect here, and are named in one startup warning when set.
+_NO_EFFECT_CODEX_KEYS = frozenset({
+    "disable_paste_burst", "model_catalog_json", "stream_max_retries", "tools_web_search",
+}) | (_CODEX_KEYS - _IMPLEMENTED_CODEX_KEYS)
+_NO_EFFECT_TABLE_KEYS: tuple[tuple[str, ...], ...] = (("shell_environment_policy", "experimental_use_profile"),)
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+REASONING_SUMMARIES = ("auto", "concise", "detailed", "none")
+VERBOSITIES = ("low", "medium", "high")
 # Known keys of the known tables; other keys in them warn.
 _TABLE_KEYS: Mapping[str, frozenset[str]] = MappingProxyType({
     "sandbox_workspace_write": frozenset(
@@ -422,25 +455,45 @@ def _select_profile(tree: _Tree, flag: str | None) -> str | None:
     if name in profiles:
         _table(tree, ("profiles", name))
         return name
-    defined = f"use one of: {', '.join(sorted(profiles))}" if profiles else "no profiles are defined yet"
+    file = _profile_file(tree, name)
+    if file is not None and file.is_file():
+        return name
+    defined = f", or use one of: {', '.join(sorted(profiles))}" if profiles else ""
+    shown = file if file is not None else f"$CODEX_HOME/{name}.config.toml"
+    fix = f"define [profiles.{name}] in {tree.file} or create {shown}{defined}"
     if flag is not None:
-        raise ConfigError(
-            f"-p/--profile '{name}' names no profile in {tree.file}; define [profiles.{name}] there or {defined}"
-        )
+        raise ConfigError(f"-p/--profile '{name}' names no profile; {fix}")
     where = tree.where(("profile",))
-    raise ConfigError(
-        f"{where.describe()}: profile = '{name}' names no profile; define [profiles.{name}] or {defined}"
-    )
+    raise ConfigError(f"{where.describe()}: profile = '{name}' names no profile; {fix}")
+
+
+def _profile_file(tree: _Tree, name: str) -> Path | None:
+    """Codex 0.163's profile file for name, `$CODEX_HOME/<name>.config.toml`; None for a name no file can have."""
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name):
+        return None
+    return tree.file.parent / f"{name}.config.toml"
 
 
 def _merge_profile(tree: _Tree, name: str) -> None:
     prefix = ("profiles", name)
-    table = dict(tree.get(prefix))
+    if isinstance(tree.get(prefix), dict):
+        table = dict(tree.get(prefix))
+
+        def origin_of(path: KeyPath) -> _Where:
+            return tree.where(prefix + path)
+    else:  # a profile file: its values are layered over config.toml, and errors name the profile file
+        file = _profile_file(tree, name)
+        assert file is not None
+        text, table = _read_file(file)
+        prefix = ()
+
+        def origin_of(path: KeyPath) -> _Where:
+            return _Where(file, text, path)
     for key in ("profile", "profiles"):
         if table.pop(key, None) is not None:
-            where = tree.where((*prefix, key))
+            where = origin_of((key,)) if not prefix else tree.where((*prefix, key))
             tree.warnings.append(f"{where.describe()}: '{where.key}' cannot be set inside a profile and is ignored")
-    tree.merge(table, lambda path: tree.where(prefix + path))
+    tree.merge(table, origin_of)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -482,6 +535,10 @@ def _choice(tree: _Tree, path: KeyPath, choices: tuple[str, ...], default: str) 
     if value not in choices:
         _fail(tree, path, "is not allowed", f"use one of: {', '.join(choices)}")
     return value
+
+
+def _optional_choice(tree: _Tree, path: KeyPath, choices: tuple[str, ...]) -> str | None:
+    return _choice(tree, path, choices, choices[0]) if tree.get(path) is not None else None
 
 
 def _int(tree: _Tree, path: KeyPath, default: int | None, minimum: int = 0, example: int = 4096) -> int | None:
@@ -565,6 +622,17 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         profile=profile,
         shell_environment_policy=_shell_environment_policy(tree),
         history_persistence=_history_persistence(tree),
+        history_max_bytes=_int(tree, ("history", "max_bytes"), None, example=5242880) or None,
+        notify=_str_list(tree, ("notify",)),
+        developer_instructions=_str(tree, ("developer_instructions",)) or None,
+        project_doc_fallback_filenames=_str_list(tree, ("project_doc_fallback_filenames",)),
+        model_reasoning_effort=_optional_choice(tree, ("model_reasoning_effort",), REASONING_EFFORTS),
+        model_reasoning_summary=_optional_choice(tree, ("model_reasoning_summary",), REASONING_SUMMARIES),
+        model_verbosity=_optional_choice(tree, ("model_verbosity",), VERBOSITIES),
+        tool_output_token_limit=_int(tree, ("tool_output_token_limit",), None, minimum=1, example=2560),
+        hide_agent_reasoning=_bool(tree, ("hide_agent_reasoning",)),
+        show_raw_agent_reasoning=_bool(tree, ("show_raw_agent_reasoning",)) if tree.get(
+            ("show_raw_agent_reasoning",)) is not None else None,
         max_turn_steps=_int(tree, ("max_turn_steps",), 50, minimum=1, example=50),
         models=_str_map(tree, ("models",)),
         local_only=ov.local_only or _bool(tree, ("local_only",)),
@@ -574,7 +642,7 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         audit_witness=_choice(tree, ("audit", "witness"), ("none", "syslog"), "none"),
         audit_syslog_socket=_expand_user(_str(tree, ("audit", "syslog_socket"), "/dev/log") or "/dev/log", env),
         mcp_servers=_mcp_servers(tree, cwd, env),
-        warnings=tuple(dict.fromkeys([*tree.warnings, *_unknown_key_warnings(tree)])),
+        warnings=tuple(dict.fromkeys([*tree.warnings, *_unknown_key_warnings(tree), *_no_effect_warnings(tree)])),
     )
 
 
@@ -607,7 +675,8 @@ def _resolve_cwd(flag: Path | None, env: Mapping[str, str]) -> Path:
         return Path.cwd().resolve()
     cwd = _resolve_path(str(flag), Path.cwd(), env)
     if not cwd.is_dir():
-        raise ConfigError(f"-C/--cd '{flag}' is not an existing directory ({cwd}); pass a directory that exists")
+        shown = f"'{flag}'" + (f" ({cwd})" if str(cwd) != str(flag) else "")
+        raise ConfigError(f"-C/--cd {shown} is not an existing directory; pass a directory that exists")
     return cwd
 
 
@@ -636,10 +705,19 @@ def _builtin_providers(env: Mapping[str, str]) -> dict[str, ProviderInfo]:
 
 def _providers(tree: _Tree, env: Mapping[str, str]) -> dict[str, ProviderInfo]:
     builtins = _builtin_providers(env)
+    builtins["openai"] = _openai_provider(tree, builtins["openai"], env)
     providers = dict(builtins)
     for provider_id in _table(tree, ("model_providers",)):
         providers[provider_id] = _configured_provider(tree, provider_id, builtins.get(provider_id))
     return dict(sorted(providers.items()))
+
+
+def _openai_provider(tree: _Tree, builtin: ProviderInfo, env: Mapping[str, str]) -> ProviderInfo:
+    """The built-in `openai` provider as Codex configures it: `openai_base_url` (what the Codex SDK's `baseUrl`
+    sets) moves it, and `$CODEX_API_KEY` (the SDK's `apiKey`), when set, is its key instead of $OPENAI_API_KEY."""
+    base_url = _str(tree, ("openai_base_url",), builtin.base_url)
+    env_key = "CODEX_API_KEY" if env.get("CODEX_API_KEY") else builtin.env_key
+    return replace(builtin, base_url=base_url, env_key=env_key)
 
 
 def _configured_provider(tree: _Tree, provider_id: str, base: ProviderInfo | None) -> ProviderInfo:
@@ -694,6 +772,8 @@ def _selected_provider(
         return ov.local_provider
     if ov.oss:
         return oss_provider or DEFAULT_PROVIDER
+    if tree.get(("model_provider",)) is None and tree.get(("openai_base_url",)) is not None:
+        return "openai"  # a gateway named by openai_base_url (the Codex SDK's baseUrl) is the one to use
     return _provider_ref(tree, ("model_provider",), providers) or DEFAULT_PROVIDER
 
 
@@ -797,7 +877,8 @@ def _seconds(tree: _Tree, path: KeyPath, default: float) -> float:
 
 
 def _is_known(key: str) -> bool:
-    return key in _OUR_KEYS or key in _CODEX_KEYS or key.startswith("experimental_")
+    return (key in _OUR_KEYS or key in _CODEX_KEYS or key in _NO_EFFECT_CODEX_KEYS or key in _IMPLEMENTED_CODEX_KEYS
+            or key.startswith("experimental_"))
 
 
 def _unknown_key_warnings(tree: _Tree) -> list[str]:
@@ -815,3 +896,14 @@ def _unknown_key_warnings(tree: _Tree) -> list[str]:
         where = tree.where(path)
         warnings.append(f"{where.describe()}: unknown key '{where.key}' is ignored; check its spelling or remove it")
     return warnings
+
+
+def _no_effect_warnings(tree: _Tree) -> list[str]:
+    """One sentence naming every key Codex defines that is set but has no effect here; [] when there is none."""
+    keys = [key for key in tree.data if key in _NO_EFFECT_CODEX_KEYS or key.startswith("experimental_")]
+    keys += [".".join(path) for path in _NO_EFFECT_TABLE_KEYS if tree.get(path) is not None]
+    if not keys:
+        return []
+    shown = ", ".join(sorted(keys))
+    return [f"{tree.file}: these Codex settings have no effect in codex-local and are ignored: {shown} (see "
+            "docs/config.md for what each does here); remove them to silence this warning"]

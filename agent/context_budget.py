@@ -26,6 +26,11 @@ SUMMARY_PROMPT = (
 SUMMARY_PREFIX = "Summary of the conversation so far (older messages were compacted to fit the context window):\n"
 
 
+def percent_used(tokens: int, window: int) -> int:
+    """How full the window is, in the one unit every display uses: whole percent of the window, at most 100."""
+    return min(100, round(100 * tokens / window)) if window > 0 else 0
+
+
 def reply_reserve(window: int, max_output_tokens: int | None) -> int:
     """Tokens kept free for the model's reply."""
     return min(max_output_tokens or DEFAULT_REPLY_RESERVE, window // 4)

@@ -18,5 +18,11 @@ class ConfigError(UserError):
     exit_code = 2
 
 
+class UsageError(UserError):
+    """The command line is wrong (a missing command or argument, a session id that names no session)."""
+
+    exit_code = 2
+
+
 class TurnStopped(Exception):
     """Ends the current turn early (interrupt, step limit, the user's "deny and stop"); the message says why."""

@@ -8,28 +8,25 @@ in the event stream says so, and the model is told.
 
 from __future__ import annotations
 
+import base64
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import Config, Overrides, load_config
-from agent.errors import UserError
+from agent.errors import UsageError, UserError
 from agent.exec_output import HumanRenderer, JsonRenderer, use_color
 from agent.instructions import ProjectDocs, find_repo_root, load_project_docs
-from agent.protocol import ApprovalDecision, ApprovalRequested, Event, Status, Warning
+from agent.protocol import ApprovalDecision, ApprovalRequested, Event, ServiceFlag, Status, Warning
 from agent.structured_output import load_output_schema
 
 if TYPE_CHECKING:
     from agent.models.base import ModelClient
     from agent.session import Session
-
-
-class UsageError(UserError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,26 @@ class ExecOptions:
     ephemeral: bool = False
     resume: str | None = None  # a session id (or prefix), or "--last"
     output_schema: Path | None = None
+    images: tuple[Path, ...] = ()  # -i/--image
+    service_flags: dict[str, str] = field(default_factory=dict)  # flags only OpenAI's service uses; recorded
+
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".webp": "image/webp"}
+
+
+def image_data_url(path: Path) -> str:
+    """The `data:` URL an endpoint receives for `--image PATH` (an `input_image` / `image_url` part)."""
+    kind = IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"--image {path}: not a PNG, JPEG, GIF or WebP file name; pass an image with one of "
+                         f"the suffixes {', '.join(IMAGE_TYPES)}.")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"--image {path}: cannot be read ({e.strerror or e}); pass the path of an existing "
+                         "image.") from e
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -72,21 +89,25 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
             f"{config.cwd} is not inside a git repository, so edits could not be reviewed or undone: "
             "run codex exec inside a repository, or pass --skip-git-repo-check."
         )
+    if options.resume is not None:
+        find_session(config, options.resume)  # a bad id fails here, before any model or server is touched
     prompt = read_prompt(options.prompt)
+    images = tuple(image_data_url(path) for path in options.images)
     schema = load_output_schema(options.output_schema) if options.output_schema else None
-    docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes)
+    docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes,
+                             config.project_doc_fallback_filenames)
     from agent.mcp.startup import start_servers
 
     mcp = start_servers(config)  # MCP servers start in the background while the model loads
     try:
-        return _run_session(config, options, renderer, prompt, schema, docs, mcp)
+        return _run_session(config, options, renderer, prompt, images, schema, docs, mcp)
     finally:
         if mcp is not None:
             mcp.close()
 
 
 def _run_session(config: Config, options: ExecOptions, renderer: JsonRenderer | HumanRenderer, prompt: str,
-                 schema: dict | None, docs: ProjectDocs, mcp: Any) -> int:
+                 images: tuple[str, ...], schema: dict | None, docs: ProjectDocs, mcp: Any) -> int:
     from agent.models import make_client
 
     client = make_client(config, on_status=lambda line: renderer(Status(line)))
@@ -99,9 +120,19 @@ def _run_session(config: Config, options: ExecOptions, renderer: JsonRenderer | 
             session.submit(ApprovalDecision(event.request_id, "deny"))
 
     session = open_session(config, client, emit, docs, options, schema, mcp=mcp)
+    if options.resume is not None and isinstance(renderer, HumanRenderer):
+        renderer.header([("resumed", f"session {session.thread_id}")])
     session.start()
+    for flag, value in options.service_flags.items():
+        session.emit(ServiceFlag(flag, value))  # kept in the rollout
+        session.emit(Status(f"{flag} {value} recorded; only OpenAI's service uses it, so it changes nothing here"))
+    if images and config.provider.base_url is None:
+        names = ", ".join(str(path) for path in options.images)
+        session.emit(Warning(f"The embedded engine's model cannot see images, so --image {names} was not sent to "
+                             "it; use an endpoint with a vision model for images."))
+        images = ()
     try:
-        result = session.run_turn(prompt)
+        result = session.run_turn(prompt, images)
     finally:
         if session.store:
             session.store.close()
@@ -135,7 +166,7 @@ def find_session(config: Config, which: str) -> Path:
         return rollout.find_by_id(config.codex_home, which)
     path = rollout.latest_for_cwd(config.codex_home, config.cwd)
     if path is None:
-        raise UserError(f"No session to resume for {config.cwd} under {config.codex_home / 'sessions'}: "
+        raise UsageError(f"No session to resume for {config.cwd} under {config.codex_home / 'sessions'}: "
                         "start one with codex exec first.")
     return path
 

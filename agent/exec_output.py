@@ -30,6 +30,7 @@ from agent.protocol import (
     ModelWaiting,
     Reasoning,
     Status,
+    ThreadStarted,
     TodoList,
     TurnCompleted,
     TurnFailed,
@@ -66,11 +67,18 @@ class WaitLog:
 
 
 class JsonRenderer:
-    """`--json`: every event except live deltas, one JSON object per line, nothing else on stdout."""
+    """`--json`: every event except live deltas, one JSON object per line, nothing else on stdout.
+
+    As Codex 0.163 does: a warning is also an `error` item (`item.completed`), those raised before the thread
+    started follow its `thread.started` line; a failed turn's message comes first as a top-level `error` event,
+    then `turn.failed`."""
 
     def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
         self.out, self.err = out, err
         self._waits = WaitLog()
+        self._started = False
+        self._pending: list[Warning] = []  # warnings raised before thread.started
+        self._warnings = 0
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ModelWaiting):
@@ -78,9 +86,28 @@ class JsonRenderer:
                 print(f"status: {event.message}", file=self.err, flush=True)
         elif isinstance(event, Warning | Status):
             print(f"{event.type}: {event.message}", file=self.err, flush=True)
+        if isinstance(event, Warning):
+            self._warning(event)
         if isinstance(event, DISPLAY_ONLY):
             return
-        self.out.write(json.dumps(event_to_json(event), ensure_ascii=False) + "\n")
+        if isinstance(event, TurnFailed):
+            self._write({"type": "error", "message": event.message})
+        self._write(event_to_json(event))
+        if isinstance(event, ThreadStarted):
+            self._started = True
+            for warning in self._pending:
+                self._warning(warning)
+            self._pending = []
+
+    def _warning(self, warning: Warning) -> None:
+        if not self._started:
+            self._pending.append(warning)
+            return
+        self._warnings += 1
+        self._write(event_to_json(ItemCompleted(ErrorItem(f"warning_{self._warnings}", warning.message))))
+
+    def _write(self, body: dict) -> None:
+        self.out.write(json.dumps(body, ensure_ascii=False) + "\n")
         self.out.flush()
 
     def fatal(self, message: str) -> None:
@@ -101,6 +128,7 @@ class HumanRenderer:
         self._held: str | None = None
         self._waits = WaitLog()
         self._live_line = False
+        self._denied: list[str] = []  # what needed an approval nobody could give, for the summary at the end
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, DISPLAY_ONLY) and not isinstance(event, Warning | Status | ApprovalRequested):
@@ -117,6 +145,7 @@ class HumanRenderer:
                 self._line("model", message, "dim")
             case ApprovalRequested(reason=reason, command=command, paths=paths):
                 target = command or ", ".join(os.path.relpath(p) for p in paths)
+                self._denied.append(target if command else f"edit of {target}")
                 self._line("approval", f"{target}: {reason}; denied, codex exec cannot ask "
                            "(choose a policy with -a / -s, e.g. --full-auto)", "yellow")
             case ItemCompleted(item=AgentMessage(text=text)):
@@ -125,14 +154,19 @@ class HumanRenderer:
                 self._item(event, item)
             case TurnCompleted():
                 self._final(self._held)
+                self._summarise_denied()
                 self._line("done", _usage_line(event), "dim")
             case TurnFailed(message=message):
                 if self._held:
                     self._line("codex", self._held, "magenta")
+                self._summarise_denied()
                 self._line("error", message, "red")
 
     def fatal(self, message: str) -> None:
-        self._line("error", message, "red")
+        """The one error style of every codex command: `error: <sentence>` (colored when color is on)."""
+        self._clear_live_line()
+        label = f"\x1b[{STYLES['bold']};{STYLES['red']}merror:\x1b[0m" if self.color else "error:"
+        print(f"{label} {message}", file=self.err, flush=True)
 
     def header(self, lines: list[tuple[str, str]]) -> None:
         for label, value in lines:
@@ -172,6 +206,16 @@ class HumanRenderer:
             self.err.write(self._label("model", "dim") + " " + event.message)
             self.err.flush()
             self._live_line = True
+
+    def _summarise_denied(self) -> None:
+        if not self._denied:
+            return
+        count = len(self._denied)
+        shown = "; ".join(self._denied[:5]) + ("; …" if count > 5 else "")
+        self._line("declined", f"{count} action{'s' if count != 1 else ''} needed an approval that codex exec "
+                   f"cannot ask for, and did not run: {shown}. To allow them, rerun with --full-auto or "
+                   "-a never, or use the TUI.", "yellow")
+        self._denied = []
 
     def _clear_live_line(self) -> None:
         if self._live_line:

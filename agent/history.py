@@ -10,8 +10,11 @@ so it is created (and kept, when it already exists) with mode 0600, and each pro
 (after a half-written line left by a killed process, the new line starts on a line of its own).
 Reading skips a partial or invalid line instead of failing: a history is a convenience, not a record.
 
-This module does not trim the file (Codex's `history.max_bytes`), de-duplicate prompts or implement the
-composer's navigation.
+`[history] max_bytes` caps the file as Codex does: when an append takes it past the cap, the oldest lines are
+dropped until it holds at most 80% of the cap (the newest prompt is always kept), rewritten in place under the
+same lock, so a concurrent writer waiting for the lock appends to the trimmed file.
+
+This module does not de-duplicate prompts or implement the composer's navigation.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ except ImportError:  # not POSIX: appends stay unlocked
 
 FILE_NAME = "history.jsonl"
 FILE_MODE = 0o600
+TRIM_TO = 0.8  # of max_bytes, as Codex compacts the file
 
 
 class PromptHistoryError(UserError):
@@ -38,11 +42,12 @@ class PromptHistoryError(UserError):
 
 
 class PromptHistory:
-    def __init__(self, codex_home: Path, persistence: str = "save-all"):
+    def __init__(self, codex_home: Path, persistence: str = "save-all", max_bytes: int | None = None):
         if persistence not in HISTORY_PERSISTENCE:
             raise ValueError(f"persistence must be one of {', '.join(HISTORY_PERSISTENCE)}, not {persistence!r}")
         self.path = Path(codex_home) / FILE_NAME
         self.persistence = persistence
+        self.max_bytes = max_bytes or None  # 0 or None: no cap
 
     def append(self, session_id: str, text: str) -> None:
         """Add one prompt; nothing happens for persistence "none" or a blank prompt."""
@@ -61,9 +66,9 @@ class PromptHistory:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # a killed writer's half line: end it first
                     data = b"\n" + data
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, data)
+                if self.max_bytes is not None and size + len(data) > self.max_bytes:
+                    _trim(fd, int(self.max_bytes * TRIM_TO))
             finally:
                 os.close(fd)  # also releases the lock
         except OSError as exc:
@@ -89,3 +94,22 @@ class PromptHistory:
             if isinstance(entry, dict) and isinstance(entry.get("text"), str):
                 texts.append(entry["text"])
         return texts[-limit:]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _trim(fd: int, budget: int) -> None:
+    """Keep the newest whole lines of the file that fit in budget bytes (at least the last one); fd is locked."""
+    lines = os.pread(fd, os.fstat(fd).st_size, 0).splitlines(keepends=True)
+    kept, used = [], 0
+    for line in reversed(lines):
+        if kept and used + len(line) > budget:
+            break
+        kept.append(line)
+        used += len(line)
+    os.ftruncate(fd, 0)
+    _write_all(fd, b"".join(reversed(kept)))  # O_APPEND: written from offset 0 of the emptied file

@@ -5,7 +5,8 @@ Order, most general first (so deeper files win when they disagree):
 1. the global file: `$CODEX_HOME/AGENTS.override.md` if it exists, else `$CODEX_HOME/AGENTS.md`;
 2. one file per directory from the git root (the nearest ancestor holding a `.git` entry; the working
    directory itself when not in a repository) down to the working directory: `AGENTS.override.md` if
-   it exists, else `AGENTS.md`.
+   it exists, else `AGENTS.md`, else the first existing file of `fallback_filenames` (config
+   `project_doc_fallback_filenames`, e.g. `CLAUDE.md`), in the order given.
 
 An existing override file always wins, so an empty `AGENTS.override.md` silences that directory's
 `AGENTS.md`. Files whose text is only whitespace are skipped; unreadable files are skipped too.
@@ -47,20 +48,21 @@ def find_repo_root(start: Path) -> Path | None:
     return None
 
 
-def discover_agents_files(cwd: Path, codex_home: Path) -> list[Path]:
+def discover_agents_files(cwd: Path, codex_home: Path, fallback_filenames: tuple[str, ...] = ()) -> list[Path]:
     """The candidate files in order: the global one, then one per directory from the repo root to cwd."""
     global_file = _pick(codex_home)
-    return ([global_file] if global_file else []) + _project_files(cwd, global_file)
+    return ([global_file] if global_file else []) + _project_files(cwd, global_file, fallback_filenames)
 
 
-def load_project_docs(cwd: Path, codex_home: Path, max_bytes: int = 32768) -> ProjectDocs:
+def load_project_docs(cwd: Path, codex_home: Path, max_bytes: int = 32768,
+                      fallback_filenames: tuple[str, ...] = ()) -> ProjectDocs:
     """Read the AGENTS.md chain for cwd into one user-instructions message (see the module docstring)."""
     sections: list[tuple[Path, str]] = []
     global_file = _pick(codex_home)
     if global_file and (data := _read(global_file)):
         sections.append((global_file, data.decode("utf-8", errors="replace")))
     budget, truncated = max(max_bytes, 0), False
-    for path in _project_files(cwd, global_file) if budget else []:
+    for path in _project_files(cwd, global_file, fallback_filenames) if budget else []:
         data = _read(path)
         if not data:
             continue
@@ -83,8 +85,8 @@ def render_user_instructions(sections: list[tuple[Path, str]]) -> str:
     return f"{OPEN_TAG}\n\n{body}\n\n{CLOSE_TAG}"
 
 
-def _pick(directory: Path) -> Path | None:
-    for name in (OVERRIDE_FILENAME, DEFAULT_FILENAME):
+def _pick(directory: Path, fallback_filenames: tuple[str, ...] = ()) -> Path | None:
+    for name in (OVERRIDE_FILENAME, DEFAULT_FILENAME, *fallback_filenames):
         candidate = directory / name
         if candidate.is_file():
             return candidate
@@ -102,8 +104,9 @@ def _project_dirs(cwd: Path) -> list[Path]:
     return chain[::-1]
 
 
-def _project_files(cwd: Path, global_file: Path | None) -> list[Path]:
-    found = [_pick(directory) for directory in _project_dirs(cwd)]
+def _project_files(cwd: Path, global_file: Path | None, fallback_filenames: tuple[str, ...] = ()) -> list[Path]:
+    names = tuple(name for name in fallback_filenames if name and "/" not in name)
+    found = [_pick(directory, names) for directory in _project_dirs(cwd)]
     seen = {global_file.resolve()} if global_file else set()
     return [path for path in found if path and path.resolve() not in seen]
 
@@ -125,3 +128,11 @@ def _cut(data: bytes, limit: int) -> bytes:
     while end > 0 and (data[end] & 0xC0) == 0x80:
         end -= 1
     return data[:end]
+
+
+def with_developer_instructions(base: str, developer: str | None) -> str:
+    """The system instructions with config `developer_instructions` after them, as Codex sends them after its
+    base instructions (in a developer message); base alone when there are none."""
+    if not developer or not developer.strip():
+        return base
+    return f"{base.rstrip()}\n\n<developer_instructions>\n{developer.strip()}\n</developer_instructions>\n"

@@ -125,6 +125,7 @@ class Usage:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     reasoning_output_tokens: int = 0
+    cache_write_input_tokens: int = 0  # input written to a prompt cache (Codex 0.163); 0 where nobody reports it
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -132,6 +133,7 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.output_tokens + other.output_tokens,
             self.reasoning_output_tokens + other.reasoning_output_tokens,
+            self.cache_write_input_tokens + other.cache_write_input_tokens,
         )
 
 
@@ -298,8 +300,17 @@ def item_to_json(item: Item) -> dict[str, Any]:
     if isinstance(item, TodoList):
         data["items"] = [{"text": e.text, "completed": e.completed} for e in item.items]
     data.pop("diff", None)
+    if isinstance(item, FileChangeItem) and item.status == "declined":
+        data["status"], data["declined"] = "failed", True  # Codex's (and the SDK's) status is completed | failed
     kept = ("result", "error") if isinstance(item, McpToolCall) else ("exit_code",)  # null in Codex's form too
     return {k: v for k, v in data.items() if v is not None or k in kept}
+
+
+def usage_to_json(usage: Usage) -> dict[str, int]:
+    """`turn.completed.usage` with Codex 0.163's fields in its order."""
+    return {"input_tokens": usage.input_tokens, "cached_input_tokens": usage.cached_input_tokens,
+            "cache_write_input_tokens": usage.cache_write_input_tokens, "output_tokens": usage.output_tokens,
+            "reasoning_output_tokens": usage.reasoning_output_tokens}
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -308,7 +319,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
         case ItemStarted(item=item) | ItemUpdated(item=item) | ItemCompleted(item=item):
             return {"type": event.type, "item": item_to_json(item)}
         case TurnCompleted(usage=usage):
-            body: dict[str, Any] = {"type": event.type, "usage": asdict(usage)}
+            body: dict[str, Any] = {"type": event.type, "usage": usage_to_json(usage)}
             body["duration_ms"] = event.duration_ms
             if event.tokens_per_second is not None:
                 body["tokens_per_second"] = round(event.tokens_per_second, 2)
@@ -321,9 +332,23 @@ def event_to_json(event: Event) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelWaiting(Status):
-    """The model server has sent nothing for `seconds` (servers send nothing while they read a long prompt);
+    """Nothing has come from the model for `seconds` (a server or the embedded engine evaluating a long prompt);
     `seconds == 0` says the wait is over. A `Status`, so it is display only and front ends that know only
     `Status` show its message; exec redraws it in place."""
 
     seconds: int = 0
     type: str = "model.waiting"
+
+
+@dataclass(frozen=True)
+class ServiceFlag:
+    """A `codex exec` flag that only OpenAI's service uses (`--thread-source`, `--cyber-access-program`, which the
+    Codex SDK passes): accepted, kept in the session's rollout, no effect here. Not in `exec --json`, where Codex
+    has no such event."""
+
+    flag: str
+    value: str
+    type: str = "service_flag"
+
+
+DISPLAY_ONLY = (*DISPLAY_ONLY, ServiceFlag)

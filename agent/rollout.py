@@ -43,8 +43,13 @@ Durability: every line is handed to the kernel with one `write` on an O_APPEND d
 buffer), so a killed process loses at most the line being written; the file is fsynced at the end of each turn
 (`turn.completed`, `turn.failed`, `error`), after a compaction and on close, so a power loss costs at most the
 current turn while a busy turn does not pay for an fsync per event. A reader tolerates a partial last line (it
-is ignored and reported) and skips, with a warning, lines that are not JSON; unknown line types and item types
-(Codex also writes `turn_context`, `reasoning`, ...) are skipped silently.
+is ignored and reported) and skips, with a warning, lines that are not JSON; unknown line types (Codex also
+writes `turn_context`) are skipped silently. Items of a rollout written by Codex are carried: messages (a
+`developer` message becomes a user message, as the history has no developer role), function calls, freeform
+`custom_tool_call`s (Codex's apply_patch: the patch becomes `{"input": <patch>}`), `local_shell_call`s and
+Codex's string-command shell tools (`exec_command`, `shell_command`), which become `shell` calls, with their
+outputs; what cannot be carried (`reasoning`, whose content Codex encrypts for OpenAI, `web_search_call`, ...) is
+named with its count in one warning.
 
 Resuming appends to the same file (`RolloutWriter.append_to`), after cutting off a killed writer's partial last
 line so that no new line is glued onto it.
@@ -59,6 +64,7 @@ import json
 import os
 import re
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +85,12 @@ _SYNC_AFTER = frozenset({"turn.completed", "turn.failed", "error"})
 _NAME_RE = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _HEAD_LINES = 200  # lines read to find the first prompt when listing
+
+
+class UnknownSession(UserError):
+    """A session id (or prefix) given on the command line names no session, or more than one."""
+
+    exit_code = 2
 
 
 class RolloutError(UserError):
@@ -316,30 +328,79 @@ def items_to_messages(items: Sequence[dict[str, Any]]) -> list[Message]:
     return history
 
 
-def _add_item(history: list[Message], item: Any) -> None:
+def _add_item(history: list[Message], item: Any) -> str | None:
+    """Add one Responses-API item to history; returns what was dropped (a name for the warning), else None."""
     if not isinstance(item, dict):
-        return
+        return "non-object"
     kind = item.get("type")
-    if kind == "message" and item.get("role") in ("user", "assistant"):
-        history.append(Message(item["role"], _content_text(item.get("content"))))
-    elif kind == "function_call":
-        call = ToolCall(str(item.get("call_id", "")), str(item.get("name", "")), _as_text(item.get("arguments")))
-        last = history[-1] if history else None
-        if last is not None and last.role == "assistant":
-            history[-1] = Message("assistant", last.content, (*last.tool_calls, call))
-        else:
-            history.append(Message("assistant", "", (call,)))
-    elif kind == "function_call_output":
+    role = item.get("role")
+    if kind == "message" and role in ("user", "assistant"):
+        history.append(Message(role, _content_text(item.get("content"))))
+    elif kind == "message" and role == "developer":  # Codex's permissions text, developer_instructions
+        history.append(Message("user", _content_text(item.get("content"), "\n\n")))  # we have no developer role
+    elif kind in ("function_call", "custom_tool_call", "local_shell_call"):
+        _add_call(history, _call_of(item))
+    elif kind in ("function_call_output", "custom_tool_call_output"):
         history.append(Message("tool", _content_text(item.get("output")), tool_call_id=str(item.get("call_id", ""))))
+    else:
+        return str(kind) if kind != "message" else f"{role} message"
+    return None
 
 
-def _content_text(content: Any) -> str:
+def _call_of(item: dict[str, Any]) -> ToolCall:
+    """A tool call from a function_call, a freeform custom_tool_call (Codex's apply_patch: its `input` is the
+    patch text) or a local_shell_call (its `action.command` is the argv)."""
+    call_id = str(item.get("call_id") or item.get("id") or "")
+    if item.get("type") == "custom_tool_call":
+        return ToolCall(call_id, str(item.get("name", "")), json.dumps({"input": _as_text(item.get("input"))}))
+    if item.get("type") == "local_shell_call":
+        action = item.get("action") if isinstance(item.get("action"), dict) else {}
+        args = {"command": action.get("command") or []}
+        if action.get("working_directory"):
+            args["workdir"] = action["working_directory"]
+        return ToolCall(call_id, "shell", json.dumps(args))
+    name, arguments = str(item.get("name", "")), _as_text(item.get("arguments"))
+    return _as_shell_call(call_id, name, arguments) or ToolCall(call_id, name, arguments)
+
+
+def _as_shell_call(call_id: str, name: str, arguments: str) -> ToolCall | None:
+    """Codex's string-command shell tools (`exec_command {"cmd"}`, `shell_command {"command"}`) as a call of our
+    `shell` tool, so the resumed model sees calls of a tool it has; None for anything else."""
+    key = {"exec_command": "cmd", "shell_command": "command"}.get(name)
+    try:
+        args = json.loads(arguments) if key else None
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(args, dict) or not isinstance(args.get(key), str):
+        return None
+    shell_args: dict[str, Any] = {"command": ["bash", "-lc", args[key]]}
+    if isinstance(args.get("workdir"), str):
+        shell_args["workdir"] = args["workdir"]
+    return ToolCall(call_id, "shell", json.dumps(shell_args))
+
+
+def _add_call(history: list[Message], call: ToolCall) -> None:
+    last = history[-1] if history else None
+    if last is not None and last.role == "assistant":
+        history[-1] = Message("assistant", last.content, (*last.tool_calls, call))
+    else:
+        history.append(Message("assistant", "", (call,)))
+
+
+def _dropped_warning(path: Path, dropped: Counter[str]) -> str:
+    kinds = ", ".join(f"{kind} ×{count}" for kind, count in sorted(dropped.items()))
+    return (f"{path}: resumed without these items, which cannot be sent to this model: {kinds} (Codex encrypts "
+            "its reasoning for OpenAI's servers); the rest of the conversation is carried")
+
+
+def _content_text(content: Any, separator: str = "") -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, dict):  # an older Codex output form: {"content": "...", "success": true}
         return _content_text(content.get("content"))
     if isinstance(content, list):
-        return "".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+        return separator.join(part["text"] for part in content
+                              if isinstance(part, dict) and isinstance(part.get("text"), str))
     return ""
 
 
@@ -358,14 +419,19 @@ def load_rollout(path: Path) -> LoadedRollout:
     history: list[Message] = []
     events: list[dict[str, Any]] = []
     first_prompt = None
+    dropped: Counter[str] = Counter()
     for record in records[1:]:
         payload = record["payload"]
         if record["type"] == "response_item":
-            _add_item(history, payload)
+            if (what := _add_item(history, payload)) is not None:
+                dropped[what] += 1
         elif record["type"] == "compacted":
             replacement = payload.get("replacement_history")
             if isinstance(replacement, list):
-                history = items_to_messages(replacement)
+                history, dropped = [], Counter()
+                for item in replacement:
+                    if (what := _add_item(history, item)) is not None:
+                        dropped[what] += 1
             else:  # Codex before replacement_history: only the summary survives
                 summary = payload.get("message")
                 history = [Message("user", summary)] if isinstance(summary, str) and summary else []
@@ -373,6 +439,8 @@ def load_rollout(path: Path) -> LoadedRollout:
             events.append(payload)
             if first_prompt is None and (prompt := _user_message(payload)) is not None:
                 first_prompt = prompt
+    if dropped:
+        warnings.append(_dropped_warning(path, dropped))
     return LoadedRollout(path, meta, history, events, first_prompt, warnings)
 
 
@@ -405,21 +473,21 @@ def find_by_id(codex_home: Path, id_or_prefix: str) -> Path:
     if len(by_id) == 1:
         return max(next(iter(by_id.values())), key=lambda p: p.name)
     if not by_id:
-        raise RolloutError(
+        raise UnknownSession(
             f"no session id starts with '{id_or_prefix}' in {sessions}; list the sessions with `codex resume` "
             "and pass one of their ids"
         )
     shown = ", ".join(sorted(by_id)[:5]) + (", ..." if len(by_id) > 5 else "")
-    raise RolloutError(
+    raise UnknownSession(
         f"'{id_or_prefix}' is the start of {len(by_id)} session ids in {sessions} ({shown}); "
         "pass more characters of the id"
     )
 
 
 def latest_for_cwd(codex_home: Path, cwd: Path) -> Path | None:
-    """The most recently started session in cwd, or None."""
-    found = find_rollouts(codex_home, cwd)
-    return found[0].path if found else None
+    """The most recently started session in cwd that has a prompt, or None: a session nobody wrote in (opened
+    and quit, or left by /new) has nothing to continue, so `resume --last` skips it."""
+    return next((summary.path for summary in find_rollouts(codex_home, cwd) if summary.first_prompt), None)
 
 
 def _rollout_paths(codex_home: Path) -> list[Path]:
@@ -506,8 +574,13 @@ def _meta_from_records(path: Path, records: list[dict[str, Any]]) -> SessionMeta
 
 
 def _user_message(payload: dict[str, Any]) -> str | None:
+    """The prompt an event_msg records: ours and older Codex's `user_message`, or Codex 0.163's `item_completed`
+    of a `UserMessage` item."""
     if payload.get("type") == "user_message" and isinstance(payload.get("message"), str):
         return payload["message"]
+    item = payload.get("item")
+    if payload.get("type") == "item_completed" and isinstance(item, dict) and item.get("type") == "UserMessage":
+        return _content_text(item.get("content"))
     return None
 
 

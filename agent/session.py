@@ -25,7 +25,7 @@ from agent import context_budget, structured_output
 from agent.audit import AuditLog
 from agent.config import Config
 from agent.errors import TurnStopped, UserError
-from agent.instructions import ProjectDocs
+from agent.instructions import ProjectDocs, with_developer_instructions
 from agent.models.base import (
     ContextWindowExceeded,
     Message,
@@ -38,6 +38,7 @@ from agent.models.base import (
     Waiting,
 )
 from agent.models.text_tool_calls import recover_tool_calls
+from agent.notify import NotifyError, TurnComplete, run_notify
 from agent.protocol import (
     AgentMessage,
     ApprovalDecision,
@@ -63,11 +64,13 @@ from agent.redact import Redactor
 from agent.safety.approval import SessionApprovals
 from agent.session_store import SessionStore
 from agent.tools import router
+from agent.tools.shell import truncate_middle
 
 CHARS_PER_TOKEN = 4  # a deliberately rough estimate, used only to refuse before a server would
 DEFAULT_COMPACT_WINDOW = 32768  # /compact on an endpoint whose window we do not know
 PREAMBLE_TAGS = ("<user_instructions>", "<environment_context>")
 LOOP_REPEATS = 3
+MIN_RATE_SECONDS = 0.05  # tokens_per_second needs a generation at least this long to be a rate
 LOOP_NOTICE = ("You have made the same tool call several times in a row with the same result. Stop calling tools "
                "and give your final answer now, based on what you have seen.")
 STEP_LIMIT_NOTICE = ("You have used every tool call this turn allows. Stop calling tools and give your final "
@@ -149,7 +152,7 @@ class Session:
         self.output_schema = output_schema
         self.mcp = mcp
         self.thread_id = store.thread_id if store else thread_id or str(uuid.uuid4())
-        self.instructions = base_instructions()
+        self.instructions = with_developer_instructions(base_instructions(), config.developer_instructions)
         self.history: list[Message] = []
         self.usage = Usage()  # the whole thread's
         self.last_prompt_tokens = 0
@@ -191,6 +194,7 @@ class Session:
 
     def start(self) -> None:
         self.emit(ThreadStarted(self.thread_id))
+        router.warm_up(self.config)
 
     def submit(self, op: Op) -> TurnResult | None:
         match op:
@@ -215,14 +219,14 @@ class Session:
             self._decided.wait_for(lambda: request.request_id in self._decisions or self._cancel.is_set())
             return self._decisions.pop(request.request_id, "abort")
 
-    def run_turn(self, text: str) -> TurnResult:
+    def run_turn(self, text: str, images: tuple[str, ...] = ()) -> TurnResult:
         self._cancel.clear()
         self.emit(TurnStarted())
         if self.store:
             self.store.prompt(self.redactor.text(text))
         if self.audit:
             self.audit.prompt(text)
-        self._turn_input = Message("user", text)
+        self._turn_input = Message("user", text, images=images)
         self._append(self._turn_input)
         turn = _TurnState()
         ctx = router.ToolContext(self.config, self.emit, self._new_item_id, self._cancel, self._ask, self.approvals,
@@ -304,7 +308,8 @@ class Session:
                 if isinstance(item, TextChunk):
                     self.emit(TextDelta(item_id("text"), item.text))
                 elif isinstance(item, ReasoningChunk):
-                    self.emit(TextDelta(item_id("reasoning"), item.text, kind="reasoning"))
+                    if self.config.shows_reasoning:  # hide_agent_reasoning / show_raw_agent_reasoning
+                        self.emit(TextDelta(item_id("reasoning"), item.text, kind="reasoning"))
                 elif isinstance(item, Waiting | Retrying):
                     if isinstance(item, Retrying):
                         ids.clear()  # the reply starts over: what streamed so far belongs to no item
@@ -322,7 +327,7 @@ class Session:
         self._audit_request(response.usage)
         response = self._with_recovered_calls(response)
         self._append(Message("assistant", response.text, response.tool_calls))
-        if response.reasoning:
+        if response.reasoning and self.config.shows_reasoning:
             self.emit(ItemCompleted(Reasoning(item_id("reasoning"), response.reasoning)))
         if response.text:
             turn.last_message = response.text
@@ -370,6 +375,8 @@ class Session:
                     output = router.dispatch(call, ctx)
                 except TurnStopped as e:
                     stopped, output = e, f"error: {e}"
+            if self.config.tool_output_token_limit:  # about 4 bytes a token, as Codex counts
+                output = truncate_middle(output, self.config.tool_output_token_limit * 4, max_lines=1 << 30)
             self._append(Message("tool", output, tool_call_id=call.call_id))
         if stopped is not None:
             raise stopped
@@ -380,10 +387,23 @@ class Session:
             self._finish_structured(turn)
         self._close_plan(ctx)
         elapsed = time.monotonic() - turn.started
-        speed = turn.usage.output_tokens / turn.generation_seconds if turn.generation_seconds > 0 else None
+        # A rate only over a measurable stream: a reply that arrives in one burst says nothing about generation.
+        timed = turn.generation_seconds >= MIN_RATE_SECONDS and turn.usage.output_tokens > 1
+        speed = turn.usage.output_tokens / turn.generation_seconds if timed else None
         self.usage += turn.usage
         self.emit(TurnCompleted(turn.usage, int(elapsed * 1000), speed))
+        self._notify(turn)
         return TurnResult(True, turn.last_message, turn.usage)
+
+    def _notify(self, turn: _TurnState) -> None:
+        """Run config `notify` with Codex's agent-turn-complete JSON (agent/notify.py)."""
+        prompt = self._turn_input.content if self._turn_input else ""
+        notification = TurnComplete(self.thread_id, str(uuid.uuid4()), self.config.cwd, (prompt,),
+                                    turn.last_message or None)
+        try:
+            run_notify(self.config.notify, notification)
+        except NotifyError as e:
+            self.emit(Warning(str(e)))
 
     def _fail(self, turn: _TurnState, ctx: router.ToolContext, message: str) -> TurnResult:
         self._close_plan(ctx)
@@ -424,10 +444,14 @@ class Session:
             return request
         limit = self._compaction_threshold(window)
         shortened = compacted = False
+        full = 0  # the tokens before anything was shortened, for the warning
         while (tokens := self._count(request)) > limit:
+            full = full or tokens
             if context_budget.shorten_oldest_tool_output(self.history):
                 shortened = True
             elif not compacted and len(self.history) > self._preamble + 1:
+                self.emit(Warning(f"Context {context_budget.percent_used(tokens, window)}% full: compacting the "
+                                  "conversation into a summary."))
                 turn.usage += self._compact(limit)
                 compacted = True
             else:
@@ -438,7 +462,8 @@ class Session:
                 )
             request = self._request(structured)
         if shortened:
-            self.emit(Warning(f"Context {window} tokens nearly full: shortened the oldest command outputs."))
+            self.emit(Warning(f"Context {context_budget.percent_used(full, window)}% full: shortened the oldest "
+                              "command outputs."))
         self.last_prompt_tokens = tokens
         return request
 
@@ -453,10 +478,16 @@ class Session:
         self._cancel.clear()  # an interrupt of the previous turn does not cancel this
         self._turn_input = None
         self.usage += self._compact(self._compaction_threshold(window))
+        self.measure_context()
+
+    def measure_context(self) -> int:
+        """Count what the next request would send, for the context figure before any request has gone out
+        (a resumed thread) or after /compact; may wait for MCP servers still starting, so not on a UI thread."""
+        self.last_prompt_tokens = self._count(self._request())
+        return self.last_prompt_tokens
 
     def _compact(self, limit: int) -> Usage:
         """Replace the history with a model-written summary plus the current request."""
-        self.emit(Warning("Context window nearly full: compacting the conversation into a summary."))
         preamble, body = self.history[: self._preamble], self.history[self._preamble :]
         request = context_budget.summary_request(self.instructions, preamble + body)
         while body and self._count(request) > limit:

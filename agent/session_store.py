@@ -37,7 +37,8 @@ class SessionStore:
             writer = rollout.RolloutWriter(config.codex_home, rollout.new_session_meta(thread_id, config))
             session_dir = session_dir_for(writer.path)
         return cls(thread_id, session_dir, writer, UndoLog(config.cwd, session_dir, thread_id),
-                   PromptHistory(config.codex_home, config.history_persistence))
+                   PromptHistory(config.codex_home, config.history_persistence,
+                                 config.history_max_bytes))
 
     @classmethod
     def reopen(cls, config: Config, loaded: rollout.LoadedRollout) -> SessionStore:
@@ -46,7 +47,8 @@ class SessionStore:
         thread_id = loaded.meta.id
         return cls(thread_id, session_dir, rollout.RolloutWriter.append_to(loaded.path),
                    UndoLog.load(config.cwd, session_dir, thread_id),
-                   PromptHistory(config.codex_home, config.history_persistence))
+                   PromptHistory(config.codex_home, config.history_persistence,
+                                 config.history_max_bytes))
 
     def event(self, event: Event) -> None:
         if self.writer:

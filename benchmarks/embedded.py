@@ -48,6 +48,20 @@ minutes on a quiet 2-core machine with ``--runs 5``; up to ``--patience`` second
    sizes); 1.0 would be no reuse, the target is <= 0.25. The cache is cleared once before turn 1, so turn 1
    pays the whole prompt. Run once: these are token counts, not timings.
 
+4. **First-token time of a new run**, cold vs with the saved prefix: a fresh subprocess per run makes a client
+   as `codex exec --oss` does (shipped settings: compact profile, prefix cache on) and answers the README's main
+   job; the first child of each fresh CODEX_HOME evaluates the whole prompt and saves the fixed prefix's KV state
+   (``agent/models/prefix_cache.py``), the second restores it. Reports the client's ``last_first_token_s``
+   (request to first generated token) and the share of the prompt evaluated; targets <= 1 s and <= 15%.
+5. **Decode under contention**: decode tok/s of a text reply, quiet vs while one other process spins on a core,
+   for the default threads (half the cores) and for all cores; target: contended >= half the quiet rate.
+6. **Chores** (``--chores [DIR]``): runs ``DIR/run_chores.py`` (default ``../shared/chores``) with greedy
+   decoding and reports pass/fail and the first command per task.
+
+Section 2 uses the full prompt profile with the prefix cache off (``FULL_PROFILE``), so that the grammar samplers
+are compared on the same prompt and grammar and every run pays the whole prompt; section 3 uses the shipped
+settings (compact profile for SmolLM2); ``--skip-throughput`` skips both.
+
 **Shared machine.** Other work on the 2 CPUs wrecks the numbers, and the agent's 2-thread decode far more
 than 1-thread decode: llama.cpp's threads meet at a barrier after every operation, so when another process
 holds one core, decode drops from about 70 to 1-4 tok/s, while 1-thread decode merely halves. Hence
@@ -239,10 +253,17 @@ def child_load(kind: str, model_path: str) -> dict[str, float]:
             "load_ms": (loaded - configured) * 1e3, "n_ctx": n_ctx}
 
 
-def agent_config(tmp: Path, overrides_cls: Any, load_config: Callable[..., Any]) -> Any:
+def agent_config(tmp: Path, overrides_cls: Any, load_config: Callable[..., Any], *extra: str) -> Any:
     tmp.mkdir(parents=True, exist_ok=True)
-    overrides = overrides_cls(oss=True, cwd=tmp, config_overrides=(f"model_providers.embedded.n_ctx={N_CTX}",))
+    overrides = overrides_cls(oss=True, cwd=tmp, config_overrides=(f"model_providers.embedded.n_ctx={N_CTX}", *extra))
     return load_config(overrides, env={"CODEX_HOME": str(tmp / "home"), "HOME": str(tmp)})
+
+
+# Section 2 compares grammar samplers on the same (full-profile) prompt and grammar, with every run paying the
+# whole prompt: the on-disk prefix cache would otherwise restore it.
+FULL_PROFILE = ("model_providers.embedded.prompt_profile=full", "model_providers.embedded.first_step_tool_call=false",
+                "model_providers.embedded.demonstrations=false", "model_providers.embedded.tools=[]",
+                "model_providers.embedded.prefix_cache=false")
 
 
 def run_load_child(kind: str, model_path: Path) -> dict[str, float]:
@@ -396,8 +417,12 @@ class Bench:
         self.request_tools = ModelRequest(self.system, (Message("user", USER_PROMPT),), TOOL_SPECS, MAX_TOKENS)
         self.raw = llama_cpp.Llama(str(model_path), n_ctx=N_CTX, verbose=False)
         self.raw_threads = llama_cpp.Llama(str(model_path), n_ctx=N_CTX, n_threads=os.cpu_count() or 2, verbose=False)
-        self.client: Any = make_client(agent_config(tmp, Overrides, load_config))
-        self.timers = {id(llm): SampleTimer(llm) for llm in (self.raw, self.raw_threads, self.client.llm)}
+        self.client: Any = make_client(agent_config(tmp, Overrides, load_config, *FULL_PROFILE))
+        # (b4) runs llama-cpp-python's own grammar sampling with exactly the agent's threads: only the sampler differs
+        self.raw_agent_threads = llama_cpp.Llama(str(model_path), n_ctx=N_CTX, n_threads=self.client.llm.n_threads,
+                                                 n_threads_batch=self.client.llm.n_threads_batch, verbose=False)
+        self.timers = {id(llm): SampleTimer(llm)
+                       for llm in (self.raw, self.raw_threads, self.raw_agent_threads, self.client.llm)}
         self.plain_tokens = self.client.count_tokens(self.request_plain)
         self.tools_tokens = self.client.count_tokens(self.request_tools)
 
@@ -412,11 +437,13 @@ class Bench:
     def agent(self, request: Any, expect_prompt: int) -> Sample:
         from agent.models.base import ModelResponse
 
-        with measured(self.client.llm, self.timers[id(self.client.llm)], expect_prompt) as out:
+        with measured(self.client.llm, self.timers[id(self.client.llm)], None) as out:
             items = list(self.client.stream(request))
             final = items[-1]
             assert isinstance(final, ModelResponse)
             out["kind"] = f"call {final.tool_calls[0].name}" if final.tool_calls else "text"
+        if self.client.last_prompt_eval_tokens != expect_prompt:  # the engine evaluates the prompt in chunks
+            raise SystemExit(f"prompt not fully evaluated: {self.client.last_prompt_eval_tokens} of {expect_prompt}")
         return out["sample"]
 
     def agent_prompt_no_grammar(self) -> Sample:
@@ -434,7 +461,7 @@ class Bench:
 
         from agent.models import tool_grammar
 
-        llm, options = self.raw_threads, self.client.options
+        llm, options = self.raw_agent_threads, self.client.options
         prompt = self.client._prompt(self.request_tools)
         grammar = llama_cpp.LlamaGrammar.from_string(tool_grammar.grammar_text(self.request_tools.tools),
                                                      verbose=False)
@@ -533,11 +560,11 @@ def bench_throughput(model_path: Path, runs: int, tmp: Path) -> list[str]:
         log(f"throughput run {run + 1}/{runs}: " + ", ".join(
             f"{key} {s[-1].prompt_rate:.0f}/{s[-1].decode_rate:.0f} tok/s" for key, s in samples.items()))
     log("greedy equivalence check of the two grammar samplers")
-    chain_tokens = bench.greedy_tokens(bench.raw_threads)
+    chain_tokens = bench.greedy_tokens(bench.raw_agent_threads)
     first_tokens = bench.greedy_tokens(bench.client.llm)
     costs = grammar_costs(bench, runs)
 
-    threads = {"a": bench.raw, "a2": bench.raw_threads, "b4": bench.raw_threads}
+    threads = {"a": bench.raw, "a2": bench.raw_threads, "b4": bench.raw_agent_threads}
     lines = [
         "### 2. Prompt and generation throughput (in-process, KV cache cleared before every run)",
         "",
@@ -651,6 +678,186 @@ def bench_kv(tmp: Path) -> list[str]:
     return lines
 
 
+# --- 4. first-token time: cold vs with the saved prefix ---------------------------------------------------------
+
+
+FIRST_TOKEN_PROMPT = "List the files in this repository"
+
+
+def child_first_token(home: str) -> dict[str, Any]:
+    """Runs inside the child: a fresh client (as a new `codex exec --oss`) answers the README's main job."""
+    import llama_cpp  # noqa: F401
+
+    from agent.config import Overrides, load_config
+    from agent.models import make_client
+    from agent.models.base import Message, ModelRequest, ModelResponse
+    from agent.session import base_instructions, environment_context
+    from agent.tools.router import TOOL_SPECS
+
+    cwd = Path(home) / "project"
+    cwd.mkdir(parents=True, exist_ok=True)
+    overrides = Overrides(oss=True, cwd=cwd, config_overrides=("model_providers.embedded.temperature=0",))
+    config = load_config(overrides, env={"CODEX_HOME": str(Path(home) / "codex-home"), "HOME": home})
+    started = time.perf_counter()
+    client: Any = make_client(config)
+    loaded = time.perf_counter()
+    request = ModelRequest(base_instructions(), (Message("user", environment_context(config)),
+                                                 Message("user", FIRST_TOKEN_PROMPT)), TOOL_SPECS, 64)
+    final = [item for item in client.stream(request) if isinstance(item, ModelResponse)][-1]
+    return {"load_s": loaded - started, "first_token_s": client.last_first_token_s,
+            "prompt": final.usage.input_tokens, "evaluated": client.last_prompt_eval_tokens,
+            "restored": client.last_prefix_restored, "n_ctx": client.context_window,
+            "profile": client.quirks.prompt_profile}
+
+
+def run_first_token_child(home: Path) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "first-token", "--home", str(home)]
+    GATE.wait()
+    load = OtherLoad()
+    load.start()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    other = load.stop()
+    if done.returncode != 0:
+        raise SystemExit(f"first-token child failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"other": other}
+
+
+def bench_first_token(runs: int, tmp: Path) -> list[str]:
+    cold: list[dict[str, Any]] = []
+    warm: list[dict[str, Any]] = []
+    for run in range(runs):
+        home = tmp / f"first-token-{run}"  # a fresh CODEX_HOME: the first child pays the prefix, the next reuse it
+        cold.append(run_first_token_child(home))
+        warm.append(run_first_token_child(home))
+        log(f"first token run {run + 1}/{runs}: cold {cold[-1]['first_token_s']:.2f} s, "
+            f"saved prefix {warm[-1]['first_token_s']:.2f} s ({warm[-1]['evaluated']}/{warm[-1]['prompt']} tokens)")
+    lines = [
+        "### 4. First-token time of a new run: cold vs with the saved prefix (fresh subprocess per run)",
+        "",
+        f"A new client (as a new `codex exec --oss`, shipped settings, {cold[0]['profile']} profile, n_ctx "
+        f"{cold[0]['n_ctx']}) answers \"{FIRST_TOKEN_PROMPT}\" after the environment context. First-token time = "
+        "from the request to the first generated token (prompt evaluation included; model load not). Each run uses "
+        "a fresh CODEX_HOME: the cold child evaluates the whole prompt and saves the prefix's KV state, the next "
+        "child restores it.",
+        "",
+        "| case | first token, s | min-max, s | prompt tokens | evaluated | evaluated / prompt | restored | load, s "
+        "| other load |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for label, rows in (("cold (no saved prefix)", cold), ("second run (saved prefix)", warm)):
+        times = [r["first_token_s"] for r in rows]
+        lines.append(
+            f"| {label} | {median(times):.2f} | {min(times):.2f}-{max(times):.2f} | {rows[0]['prompt']} | "
+            f"{median([r['evaluated'] for r in rows]):.0f} | "
+            f"{median([r['evaluated'] / r['prompt'] for r in rows]):.3f} | "
+            f"{sum(r['restored'] for r in rows)}/{len(rows)} | {median([r['load_s'] for r in rows]):.2f} | "
+            f"{median([r['other'] for r in rows]):.0%} |")
+    ttft = median([r["first_token_s"] for r in warm])
+    share = median([r["evaluated"] / r["prompt"] for r in warm])
+    ttft_verdict = "met" if ttft <= 1 else "**not met**"
+    share_verdict = "met" if share <= 0.15 else "**not met**"
+    lines += ["", f"Second run: first token after **{ttft:.2f} s** (target <= 1 s: {ttft_verdict}), "
+              f"**{share:.1%}** of the prompt evaluated (target <= 15%: {share_verdict})."]
+    return lines
+
+
+# --- 5. decode under contention ---------------------------------------------------------------------------------
+
+
+BUSY_LOOP = "while True: pass"
+
+
+def decode_rate(client: Any, request: Any) -> float:
+    """Decode tok/s of one reply from llama.cpp's counters (prompt already cached: only the reply is timed)."""
+    import llama_cpp
+
+    from agent.models.base import ModelResponse
+
+    list(client.stream(request))  # warm: the prompt is now in the KV cache
+    llama_cpp.llama_perf_context_reset(client.llm._ctx.ctx)
+    final = [item for item in client.stream(request) if isinstance(item, ModelResponse)][-1]
+    perf = llama_cpp.llama_perf_context(client.llm._ctx.ctx)
+    assert final.usage.output_tokens > 8
+    return perf.n_eval / perf.t_eval_ms * 1e3 if perf.t_eval_ms else float("nan")
+
+
+@contextmanager
+def competing_process() -> Iterator[None]:
+    """One other process that keeps one core busy (what another user's build or test run does)."""
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def bench_contention(runs: int, tmp: Path) -> list[str]:
+    from agent.config import Overrides, load_config
+    from agent.models import make_client
+    from agent.models.base import Message, ModelRequest
+    from agent.models.embedded import default_threads
+
+    cpus = os.cpu_count() or 2
+    request = ModelRequest("You are a helpful assistant.", (Message("user", "Write a short story about a robot."),),
+                           (), MAX_TOKENS)
+    cases = {"default": (), "all cores": (f"model_providers.embedded.n_threads={cpus}",)}
+    lines = [
+        "### 5. Decode under contention (one competing busy process)",
+        "",
+        f"Decode tok/s (llama.cpp's counters) of a {MAX_TOKENS}-token text reply, quiet vs while one other process "
+        f"spins on a core (`python -c '{BUSY_LOOP}'`); medians of {runs} runs. Default threads on this machine: "
+        f"{default_threads()[0]} decode / {default_threads()[1]} prompt.",
+        "",
+        "| threads | quiet tok/s | contended tok/s | contended / quiet | target >= 0.5 |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, extra in cases.items():
+        client: Any = make_client(agent_config(tmp / label.replace(" ", "-"), Overrides, load_config,
+                                               "model_providers.embedded.prefix_cache=false", *extra))
+        quiet, busy = [], []
+        for _ in range(runs):
+            GATE.wait()
+            quiet.append(decode_rate(client, request))
+            with competing_process():
+                busy.append(decode_rate(client, request))
+        log(f"contention {label}: quiet {median(quiet):.1f}, contended {median(busy):.1f} tok/s")
+        ratio = median(busy) / median(quiet)
+        verdict = ("met" if ratio >= 0.5 else "**not met**") if label == "default" else "-"
+        lines.append(f"| {label} ({client.llm.n_threads} decode) | {median(quiet):.1f} | {median(busy):.1f} | "
+                     f"{ratio:.2f} | {verdict} |")
+        del client
+    return lines
+
+
+# --- 6. chores score ---------------------------------------------------------------------------------------------
+
+
+def bench_chores(chores_dir: Path, timeout: float) -> list[str]:
+    """Run ../shared/chores/run_chores.py (greedy decoding, the shipped model) and report the score per task."""
+    script = chores_dir / "run_chores.py"
+    with tempfile.TemporaryDirectory(prefix="chores-") as work:
+        command = [sys.executable, str(script), "--workroot", work, "--out", str(Path(work) / "out"),
+                   "--timeout", str(timeout)]
+        log(f"running {' '.join(command)}")
+        subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout * 40, check=False)
+        summary = json.loads((Path(work) / "out" / "summary.json").read_text())
+    records = summary["records"]
+    lines = [
+        "### 6. Chores (`run_chores.py`, shipped SmolLM2-135M, greedy decoding)",
+        "",
+        "| id | chore | result | wall s | tool calls | first call | why |",
+        "|---|---|---|---:|---:|---|---|",
+    ]
+    for r in records:
+        first = json.loads(r["calls"][0]["arguments"]).get("command", ["?"])[-1] if r["calls"] else "-"
+        lines.append(f"| {r['id']} | {r['title']} | {'PASS' if r['passed'] else 'fail'} | {r['wall_s']:.1f} | "
+                     f"{r['tool_calls']} | `{str(first)[:40]}` | {'; '.join(r['why'])[:60]} |")
+    lines += ["", f"Score **{sum(r['passed'] for r in records)}/{len(records)}** (target >= 6 of 8)."]
+    return lines
+
+
 # --- report -----------------------------------------------------------------------------------------
 
 
@@ -670,9 +877,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds to wait for a quiet machine before each timed run (default %(default)s)")
     parser.add_argument("--patience", type=float, default=GATE.patience,
                         help="total seconds for waiting and redoing busy runs (default %(default)s; 0: never)")
-    parser.add_argument("--child", choices=("raw", "client"), help=argparse.SUPPRESS)
+    parser.add_argument("--skip-throughput", action="store_true", help="skip sections 2 and 3")
+    parser.add_argument("--chores", metavar="DIR", nargs="?", const=str(REPO_ROOT.parent / "shared" / "chores"),
+                        help="also run the chores suite (DIR holds run_chores.py; default ../shared/chores)")
+    parser.add_argument("--chores-timeout", type=float, default=150.0, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("raw", "client", "first-token"), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--home", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child == "first-token":
+        print(json.dumps(child_first_token(args.home)))
+        return 0
     if args.child:
         print(json.dumps(child_load(args.child, args.model)))
         return 0
@@ -702,8 +917,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="embedded-bench-") as tmp:
         if not args.skip_load:
             lines += [*bench_load(model_path, args.runs), ""]
-        lines += [*bench_throughput(model_path, args.runs, Path(tmp) / "throughput"), ""]
-        lines += [*bench_kv(Path(tmp) / "kv"), ""]
+        if not args.skip_throughput:
+            lines += [*bench_throughput(model_path, args.runs, Path(tmp) / "throughput"), ""]
+            lines += [*bench_kv(Path(tmp) / "kv"), ""]
+        lines += [*bench_first_token(args.runs, Path(tmp)), ""]
+        lines += [*bench_contention(args.runs, Path(tmp) / "contention"), ""]
+        if args.chores:
+            lines += [*bench_chores(Path(args.chores), args.chores_timeout), ""]
     lines.append(f"Other work on the machine: {busy_before} of the CPUs before, {busy_now()} after; {GATE.describe()}; "
                  "'other load' = CPU share used by other processes during a run (median, max); a throughput run "
                  f"with other load > {BUSY_RUN:.0%} is redone (at most {RETRIES} times). "

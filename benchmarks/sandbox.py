@@ -13,15 +13,16 @@ Run from the repository root (progress on stderr, a Markdown report on stdout)::
    command comes; each case pauses 50 ms untimed first, far less than a model step between two commands) and
    (b)-(d) one-off, ``wrap_command`` + ``Popen`` (the launcher's interpreter starts with the command, as in
    ``codex sandbox``). Policies come from ``load_config`` + ``SandboxPolicy.from_config``, as in the agent
-   (so /tmp and $TMPDIR are writable roots too). The timed region includes the policy check. Overhead =
+   (so $TMPDIR is a writable root and /tmp the session's own). The timed region includes the policy check. Overhead =
    median(case) - median(a); the target is < 15 ms. (k) is an unsandboxed command the agent's way (the
    launcher with ``--unconfined``: a subreaper that kills what the command leaves). The reference row (e)
    ``python -I -S -c "os.execvp('true', ...)"`` is the floor of any Python launcher (interpreter start, no
    confinement), so (b - e) is the launcher's own work when it starts with its command: unpacking its code
-   from the argv, the namespaces, the view (covers, binds, /proc, devpts) and Landlock. Each round runs every case once, in
-   a rotating order, so the cases share the machine's noise; one untimed round comes first. Before timing,
-   each sandboxed case is checked once (untimed): it must refuse a write to the repo (read-only) or allow it,
-   refuse a write into ``.git``, and be in a new network namespace exactly when the policy has no network.
+   from the argv, the namespaces, the view (covers, binds, /proc, devpts) and Landlock. Each round runs every
+   case once, in a rotating order, so the cases share the machine's noise; one untimed round comes first.
+   Before timing, each sandboxed case is checked once (untimed): it must refuse a write to the repo
+   (read-only) or allow it, refuse a write into ``.git``, and be in a new network namespace exactly when the
+   policy has no network.
 2. **Known-safe classifier**: ``is_known_safe`` over a 200-command batch built from 40 distinct examples
    (direct argv and ``bash -lc`` scripts, half of each safe) with a number varied in each of 5 copies; total
    and per-command time, median of ``--runs`` batches after one untimed batch, split into direct argv and
@@ -249,17 +250,17 @@ def sandbox_cases(repo: Path, work: Path, notes: list[str], pools: list[Launcher
         ):
             check_confinement(label, launch_of, repo, writable, network)
             cases.append(Case(case_key, label, lambda launch_of=launch_of: launch_of(true), ahead=started_ahead))
-        notes.append(f"({key}) policy: {describe(pol)}; launcher argv: `{' '.join(wrap_command(true, pol))}`")
+        shown = [arg if len(arg) < 200 else arg[:60] + "…" for arg in wrap_command(true, pol)]
+        notes.append(f"({key}) policy: {describe(pol)}; launcher argv: `{' '.join(shown)}`")
         policies[key] = pol
     floor = [sys.executable, "-I", "-S", "-c", "import os; os.execvp('true', ['true'])"]
     cases.append(Case("e", "(e) reference: `python -I -S -c` exec `true` (interpreter start, no launcher)",
                       lambda: popen(floor, repo), reference=True))
     if "c" not in policies:
         return cases
-    unconfined = SandboxPolicy("danger-full-access", network=True)
+    unconfined = ahead(SandboxPolicy("danger-full-access", network=True))
     cases.append(Case("k", "(k) danger-full-access: the agent's way, `Launchers.start` (`--unconfined`: no "
-                      "sandbox, but its processes die with it)", lambda launch=ahead(unconfined): launch(true),
-                      ahead=True))
+                      "sandbox, but its processes die with it)", lambda: unconfined(true), ahead=True))
     return cases
 
 

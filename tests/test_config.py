@@ -587,15 +587,22 @@ def test_error_from_a_c_override_names_the_override(env: dict[str, str]) -> None
 def test_unknown_profile_from_the_file_names_line_and_defined_profiles(env: dict[str, str], home: Path) -> None:
     path = write_config(home, 'profile = "fast"\n[profiles.a]\n[profiles.b]\n')
     assert config_error(env) == (
-        f"{path} line 1: profile = 'fast' names no profile; define [profiles.fast] or use one of: a, b"
+        f"{path} line 1: profile = 'fast' names no profile; define [profiles.fast] in {path} or create "
+        f"{home / 'fast.config.toml'}, or use one of: a, b"
     )
 
 
 def test_unknown_profile_from_dash_p_names_the_file(env: dict[str, str], home: Path) -> None:
     path = write_config(home, 'model = "x"\n')
+    expected = (f"-p/--profile 'fast' names no profile; define [profiles.fast] in {path} or create "
+                f"{home / 'fast.config.toml'}")
+    assert config_error(env, profile="fast") == expected
+
+
+def test_unknown_profile_without_a_config_file_says_the_file_is_missing(env: dict[str, str], home: Path) -> None:
     assert config_error(env, profile="fast") == (
-        f"-p/--profile 'fast' names no profile in {path}; define [profiles.fast] there or "
-        "no profiles are defined yet"
+        f"-p/--profile 'fast' names no profile; define [profiles.fast] in {home / 'config.toml'} or create "
+        f"{home / 'fast.config.toml'}"
     )
 
 
@@ -610,6 +617,9 @@ def test_real_codex_config_loads_with_one_warning_per_unknown_key(env: dict[str,
         f"{path} line 9: unknown key 'modle' is ignored; check its spelling or remove it",
         f"{path} line 27: unknown key 'sandbox_workspace_write.allow_everything' is ignored; "
         "check its spelling or remove it",
+        f"{path}: these Codex settings have no effect in codex-local and are ignored: experimental_use_rmcp_client, "
+        "features, file_opener, projects, tui (see docs/config.md for what each does here); remove them to silence "
+        "this warning",
     )
 
 

@@ -194,6 +194,7 @@ def test_json_failed_turn_and_fatal_error():
     renderer.fatal("cannot start")
 
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {"type": "error", "message": "boom"},  # Codex 0.163 sends the top-level error first
         {"type": "turn.failed", "error": {"message": "boom"}},
         {"type": "error", "message": "cannot start"},
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,21 @@ def test_a_prompt_after_a_killed_writers_half_line_starts_a_line_of_its_own(code
         file.write(b'{"session_id":"s","ts":1,"text":"cut')
     history.append("s", "two")
     assert history.entries() == ["one", "two"]
+
+
+def test_max_bytes_drops_the_oldest_prompts_down_to_80_percent(codex_home: Path) -> None:
+    history = PromptHistory(codex_home, max_bytes=1000)
+    for n in range(40):
+        history.append("s", f"prompt {n:02d} " + "x" * 30)
+    data = (codex_home / "history.jsonl").read_bytes()
+    assert len(data) <= 1000
+    texts = history.entries()
+    assert texts[-1].startswith("prompt 39") and not any(t.startswith("prompt 00") for t in texts)
+    assert len(data.splitlines()) == len(texts)  # whole lines only
+
+
+def test_a_prompt_bigger_than_max_bytes_is_still_kept(codex_home: Path) -> None:
+    history = PromptHistory(codex_home, max_bytes=50)
+    history.append("s", "first")
+    history.append("s", "y" * 200)
+    assert history.entries() == ["y" * 200]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import stat
@@ -38,13 +39,15 @@ from agent.rollout import (
     RolloutError,
     RolloutWriter,
     SessionMeta,
+    UnknownSession,
     find_by_id,
     find_rollouts,
     latest_for_cwd,
     load_rollout,
     new_session_meta,
 )
-from tests.conftest import git
+from tests.conftest import codex_command, git, write_provider_config
+from tests.fakes.scripted_server import Reply, ScriptedServer
 
 START = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -346,7 +349,8 @@ def test_resuming_a_killed_session_appends_after_the_last_complete_line(codex_ho
 
 
 def test_a_rollout_written_by_codex_loads(codex_home):
-    """Codex writes more line and item types (turn_context, reasoning, developer messages); they are skipped."""
+    """Codex writes more line and item types: turn_context lines are skipped, a developer message is carried as a
+    user message, and the reasoning item, which cannot be carried, is named in a warning."""
     path = codex_home / "sessions/2025/10/29/rollout-2025-10-29T00-59-38-019a2d7a-41c4-78b1-b7cc-a45d62a89cd5.jsonl"
     path.parent.mkdir(parents=True)
     lines = [
@@ -369,9 +373,12 @@ def test_a_rollout_written_by_codex_loads(codex_home):
         for kind, payload in lines
     ))
     loaded = load_rollout(path)
-    assert loaded.warnings == []
+    assert loaded.warnings == [f"{path}: resumed without these items, which cannot be sent to this model: "
+                               "reasoning ×1 (Codex encrypts its reasoning for OpenAI's servers); the rest of the "
+                               "conversation is carried"]
     assert loaded.meta.cli_version == "0.46.0" and loaded.meta.model is None
     assert loaded.history == [
+        Message("user", "<permissions>"),  # a developer message: carried as a user message
         Message("user", "2+2?"),
         Message("assistant", "", (ToolCall("c1", "shell", "{}"),)),
         Message("tool", "4\n", tool_call_id="c1"),
@@ -439,8 +446,96 @@ def test_find_by_id_refuses_an_ambiguous_prefix(codex_home, tmp_path):
     metas = [replace(make_meta(tmp_path), id=f"abcd{n}000-0000-4000-8000-000000000000") for n in range(2)]
     for n, meta in enumerate(metas):
         RolloutWriter(codex_home, meta, now=START + timedelta(seconds=n)).close()
-    with pytest.raises(RolloutError, match="is the start of 2 session ids") as error:
+    with pytest.raises(UnknownSession, match="is the start of 2 session ids") as error:
         find_by_id(codex_home, "abcd")
     assert str(codex_home / "sessions") in str(error.value)
     assert metas[0].id in str(error.value) and metas[1].id in str(error.value)
     assert find_by_id(codex_home, "abcd1").name.endswith(f"{metas[1].id}.jsonl")
+
+
+# --- rollouts written by real Codex 0.163 -------------------------------------------------------------------------
+
+# Recorded once with the real Codex 0.163.0 binary (`pip download openai-codex-cli-bin`) running `codex exec --json`
+# against a local Responses server that answered a freeform apply_patch call (a custom_tool_call) and an
+# exec_command call; config.toml set developer_instructions, so the first item is Codex's developer message.
+CODEX_0_163 = Path(__file__).parent / "fixtures" / "codex_0_163"
+CODEX_ROLLOUT = next(CODEX_0_163.glob("rollout-*.jsonl"))
+CODEX_THREAD = "01a230ee-099e-74d3-8e32-e4f2ad78e547"
+CODEX_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+Hello from Codex\n*** End Patch\n"
+
+
+def install_codex_rollout(codex_home: Path) -> Path:
+    target = codex_home / "sessions" / "2026" / "12" / "01" / CODEX_ROLLOUT.name
+    target.parent.mkdir(parents=True)
+    target.write_bytes(CODEX_ROLLOUT.read_bytes())
+    return target
+
+
+def test_a_real_codex_0_163_rollout_carries_every_item(codex_home):
+    loaded = load_rollout(install_codex_rollout(codex_home))
+    assert loaded.warnings == []
+    assert (loaded.meta.id, loaded.meta.cli_version, loaded.first_prompt) == (
+        CODEX_THREAD, "0.163.0", "Add hello.txt saying hello")
+    roles = [message.role for message in loaded.history]
+    assert roles == ["user", "user", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    developer, environment, prompt = (message.content for message in loaded.history[:3])
+    assert developer.startswith("Always answer in English.\n\n")  # developer_instructions, then Codex's own parts
+    assert environment.startswith("<environment_context>") and prompt == "Add hello.txt saying hello"
+    patch_call = loaded.history[3]
+    assert patch_call.content == "I will add the file."
+    assert patch_call.tool_calls == (ToolCall("call_patch_1", "apply_patch", json.dumps({"input": CODEX_PATCH})),)
+    assert loaded.history[4] == Message("tool", "unsupported custom tool call: apply_patch",
+                                        tool_call_id="call_patch_1")
+    # Codex 0.163's exec_command, carried as a call of our shell tool
+    assert loaded.history[5].tool_calls == (
+        ToolCall("call_shell_1", "shell", '{"command": ["bash", "-lc", "cat hello.txt"]}'),)
+    assert loaded.history[6].tool_call_id == "call_shell_1" and loaded.history[7].content == "Added hello.txt."
+    [summary] = find_rollouts(codex_home)
+    assert summary.first_prompt == "Add hello.txt saying hello"  # from Codex 0.163's item_completed UserMessage
+
+
+def test_codex_exec_resumes_a_real_codex_rollout_with_its_patch_call_and_developer_message(
+        codex_home, git_repo):
+    install_codex_rollout(codex_home)
+    with ScriptedServer([Reply(text="continued")]) as server:
+        write_provider_config(codex_home, server)
+        env = {**os.environ, "CODEX_HOME": str(codex_home), "NO_COLOR": "1"}
+        run = subprocess.run([*codex_command(), "exec", "--json", "resume", CODEX_THREAD, "and now?"],
+                             cwd=git_repo, env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        [request] = server.requests
+    messages = request.body["messages"]
+    sent = json.dumps(messages)
+    assert "Always answer in English." in sent
+    [patch] = [call for message in messages for call in message.get("tool_calls") or []
+               if call["id"] == "call_patch_1"]
+    assert patch["function"] == {"name": "apply_patch", "arguments": json.dumps({"input": CODEX_PATCH})}
+    assert {"role": "tool", "tool_call_id": "call_patch_1", "content": "unsupported custom tool call: apply_patch"} \
+        in messages
+    assert messages[-1]["content"] == "and now?"
+
+
+def test_items_a_model_cannot_be_sent_are_named_in_one_warning(codex_home, tmp_path):
+    path = codex_home / "sessions/2025/10/29/rollout-2025-10-29T00-59-38-019a2d7a-41c4-78b1-b7cc-a45d62a89cd6.jsonl"
+    path.parent.mkdir(parents=True)
+    lines = [
+        ("session_meta", {"id": "019a2d7a-41c4-78b1-b7cc-a45d62a89cd6", "timestamp": "2025-10-29T00:59:38.308Z",
+                          "cwd": str(tmp_path), "cli_version": "0.163.0"}),
+        ("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}),
+        ("response_item", {"type": "reasoning", "summary": [], "encrypted_content": "gAAA"}),
+        ("response_item", {"type": "reasoning", "summary": [], "encrypted_content": "gAAB"}),
+        ("response_item", {"type": "web_search_call", "status": "completed"}),
+        ("response_item", {"type": "local_shell_call", "call_id": "s1", "status": "completed",
+                           "action": {"type": "exec", "command": ["ls"], "working_directory": "/w"}}),
+        ("response_item", {"type": "function_call_output", "call_id": "s1", "output": "a\n"}),
+    ]
+    path.write_text("".join(json.dumps({"timestamp": "t", "type": kind, "payload": payload}) + "\n"
+                            for kind, payload in lines))
+    loaded = load_rollout(path)
+    assert loaded.warnings == [f"{path}: resumed without these items, which cannot be sent to this model: "
+                               "reasoning ×2, web_search_call ×1 (Codex encrypts its reasoning for OpenAI's "
+                               "servers); the rest of the conversation is carried"]
+    assert loaded.history[1:] == [
+        Message("assistant", "", (ToolCall("s1", "shell", '{"command": ["ls"], "workdir": "/w"}'),)),
+        Message("tool", "a\n", tool_call_id="s1"),
+    ]

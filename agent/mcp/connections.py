@@ -7,8 +7,10 @@ front end does next (loading the model). `tools()` waits until each server is up
 fails or times out is reported once (one sentence naming it and the reason) and left out; a server whose
 connection drops later is reported once at its next call, and its tools then answer with an error.
 
-stdio servers get the SDK's default environment (HOME, PATH, USER, …) plus `env_vars` passed through and `env`;
-their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal. Streamable HTTP servers get
+stdio servers (agent/mcp/stdio_process.py) get the SDK's default environment (HOME, PATH, USER, …) plus
+`env_vars` passed through and `env`; their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal.
+Their processes may have been spawned before this module was imported (agent/mcp/startup.py does that).
+Streamable HTTP servers get
 `http_headers`, `env_http_headers` and `bearer_token_env_var` as headers, and under `local_only` must pass the
 same check as a model provider (every request, redirects included).
 
@@ -31,22 +33,24 @@ from typing import Any
 
 import anyio
 import jsonschema
-from mcp import ClientSession, MCPError, StdioServerParameters
+from mcp import ClientSession, MCPError
 from mcp import types as mcp_types
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 from agent import __version__
 from agent.config import Config, McpServerConfig
 from agent.mcp.naming import qualify
+from agent.mcp.stdio_process import log_path, process_streams, spawn
 from agent.protocol import McpToolCallResult
 
 CONNECTION_LOST = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError)
 STOP_SECONDS = 5.0  # how long close() waits for the servers to shut down
 POLL_SECONDS = 0.05  # how often a waiting call looks at the turn's cancel flag
+EXIT_NOTICE_SECONDS = 0.5  # how long a failed stdio server's exit status is waited for, to report it
 
 Warn = Callable[[str], None]
+Spawned = Mapping[str, concurrent.futures.Future]  # server name -> its process, spawned on the given loop
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class _Server:
     reported: bool = False  # its failure was told to the user
     stop: asyncio.Event | None = None
     task: asyncio.Future | None = None
+    process: asyncio.subprocess.Process | None = None  # a stdio server's
 
     @property
     def name(self) -> str:
@@ -89,46 +94,58 @@ class _Server:
 
 
 class McpConnections:
-    def __init__(self, config: Config, env: Mapping[str, str] = os.environ) -> None:
+    def __init__(self, config: Config, env: Mapping[str, str] = os.environ,
+                 loop: asyncio.AbstractEventLoop | None = None, spawned: Spawned | None = None) -> None:
         self._config = config
         self._env = env
         self._servers = {s.name: _Server(s) for s in config.mcp_servers.values() if s.enabled}
         self._tools: dict[str, McpTool] | None = None
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop or asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-servers", daemon=True)
+        self._own_loop = loop is None
+        self._spawned = dict(spawned or {})
         self._warnings: list[str] = []
+        self._schema_warnings: list[str] = []
         self._lock = threading.Lock()
 
     @classmethod
-    def start(cls, config: Config, env: Mapping[str, str] = os.environ) -> McpConnections:
-        connections = cls(config, env)
-        connections._thread.start()
+    def start(cls, config: Config, env: Mapping[str, str] = os.environ, loop: asyncio.AbstractEventLoop | None = None,
+              spawned: Spawned | None = None, started: float | None = None) -> McpConnections:
+        """Start (or, given `loop` and the processes `spawned` on it, go on starting) every enabled server;
+        `started` (time.monotonic()) is when their start-up timeouts began."""
+        connections = cls(config, env, loop, spawned)
+        if connections._own_loop:
+            connections._thread.start()
         for server in connections._servers.values():
+            server.started = started if started is not None else server.started
             asyncio.run_coroutine_threadsafe(connections._supervise(server), connections._loop)
         return connections
 
     # --- what the session asks ---------------------------------------------------------------------
 
-    def tools(self, warn: Warn) -> list[McpTool]:
-        """Every tool of every server that started, waiting for those still starting; failures go to `warn`."""
+    def tools(self, warn: Warn | None) -> list[McpTool]:
+        """Every tool of every server that started, waiting for those still starting; failures go to `warn`
+        (None: they wait for a call that has one)."""
         for server in self._servers.values():
             remaining = server.started + server.config.startup_timeout_sec + 1.0 - time.monotonic()
             server.settled.wait(max(remaining, 0))
             if not server.settled.is_set():  # the loop missed its own deadline (a busy machine)
                 self._fail(server, f"no answer within {server.config.startup_timeout_sec:g} s "
                                    "(startup_timeout_sec)")
-        self.report(warn)
+        if warn is not None:
+            self.report(warn)
         with self._lock:
             if self._tools is None:
-                self._tools = self._collect(warn)
+                self._tools, self._schema_warnings = self._collect()
+            if warn is not None:
+                for message in self._schema_warnings:
+                    warn(message)
+                self._schema_warnings = []
             return list(self._tools.values())
 
     def tool(self, qualified: str) -> McpTool | None:
         with self._lock:
             return (self._tools or {}).get(qualified)
-
-    def tool_timeout(self, server: str) -> float:
-        return self._servers[server].config.tool_timeout_sec
 
     def report(self, warn: Warn) -> None:
         """Tell `warn` every failure not told yet (each once)."""
@@ -159,7 +176,7 @@ class McpConnections:
 
     def close(self) -> None:
         """Stop every server (stdio processes end) and the loop; safe to call twice."""
-        if not self._thread.is_alive():
+        if not self._loop.is_running():
             return
 
         async def stop_all() -> None:
@@ -173,7 +190,8 @@ class McpConnections:
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(STOP_SECONDS + 1)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(STOP_SECONDS)
+        if self._own_loop:
+            self._thread.join(STOP_SECONDS)
 
     # --- on the loop --------------------------------------------------------------------------------
 
@@ -181,7 +199,8 @@ class McpConnections:
         server.stop = asyncio.Event()
         up = self._loop.create_future()
         server.task = asyncio.ensure_future(self._serve(server, up))
-        done, _ = await asyncio.wait({server.task, up}, timeout=server.config.startup_timeout_sec,
+        remaining = server.started + server.config.startup_timeout_sec - time.monotonic()
+        done, _ = await asyncio.wait({server.task, up}, timeout=max(remaining, 0.01),
                                      return_when=asyncio.FIRST_COMPLETED)
         if not done:
             server.task.cancel()
@@ -190,7 +209,7 @@ class McpConnections:
     async def _serve(self, server: _Server, up: asyncio.Future) -> None:
         try:
             async with contextlib.AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(self._transport(server.config))
+                read, write = await stack.enter_async_context(await self._transport(server))
                 session = await stack.enter_async_context(ClientSession(
                     read, write, client_info=mcp_types.Implementation(name="codex-local", version=__version__)))
                 await session.initialize()
@@ -201,8 +220,8 @@ class McpConnections:
                 await server.stop.wait()
         except asyncio.CancelledError:
             raise
-        except BaseException as e:  # noqa: BLE001 - any failure of a server is reported, never raised
-            reason = _reason(e)
+        except BaseException as e:  # any failure of a server is reported, never raised
+            reason = await self._explained(server, _reason(e))
             if server.session is None:
                 self._fail(server, reason)
             else:
@@ -224,19 +243,36 @@ class McpConnections:
             return CallOutcome(error=f"MCP server {server.name} answered with an error: {e.error.message}")
         except CONNECTION_LOST as e:
             return CallOutcome(error=self._lose(server, _reason(e)))
-        except Exception as e:  # noqa: BLE001 - e.g. a result that breaks the tool's own output schema
+        except Exception as e:  # e.g. a result that breaks the tool's own output schema
             return CallOutcome(error=f"the result of {name} from MCP server {server.name} is unusable: {_reason(e)}")
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         return CallOutcome(McpToolCallResult(dumped.get("content", []), dumped.get("structuredContent")),
                            is_error=bool(result.is_error))
 
-    def _transport(self, config: McpServerConfig) -> contextlib.AbstractAsyncContextManager:
-        if config.command is not None:
-            env = {name: self._env[name] for name in config.env_vars if name in self._env} | dict(config.env)
-            params = StdioServerParameters(command=config.command, args=list(config.args), env=env,
-                                           cwd=str(config.cwd) if config.cwd else None)
-            return _stdio_with_log(params, self._log_path(config.name))
-        return _http_transport(config, self._config, self._env)
+    async def _transport(self, server: _Server) -> contextlib.AbstractAsyncContextManager:
+        config = server.config
+        if config.command is None:
+            return _http_transport(config, self._config, self._env)
+        spawned = self._spawned.pop(config.name, None)
+        if spawned is not None:
+            server.process = await asyncio.wrap_future(spawned)
+        else:
+            server.process = await spawn(config, self._env, self._log_path(config.name))
+        return process_streams(server.process)
+
+    async def _explained(self, server: _Server, reason: str) -> str:
+        """The reason with what the user needs to act on it: the URL, or how the process ended and its last
+        stderr line."""
+        if server.config.url is not None:
+            return f"{server.config.url}: {reason}"
+        process = server.process
+        if process is not None and process.returncode is None:  # its pipes closed; its exit may be a moment later
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.wait()), EXIT_NOTICE_SECONDS)
+        if process is None or process.returncode is None:
+            return reason
+        last = _last_line(self._log_path(server.name))
+        return f"it exited with status {process.returncode}" + (f" ({last})" if last else "")
 
     # --- state changes (either thread) ---------------------------------------------------------------
 
@@ -259,21 +295,23 @@ class McpConnections:
             taken, self._warnings = self._warnings, []
         return taken
 
-    def _collect(self, warn: Warn) -> dict[str, McpTool]:
+    def _collect(self) -> tuple[dict[str, McpTool], list[str]]:
+        """The tools under their model names, and a warning for each tool left out."""
         pairs: list[tuple[str, mcp_types.Tool]] = []
+        warnings: list[str] = []
         for server in self._servers.values():
             if server.session is None:
                 continue
             for tool in _allowed(server.config, server.tools):
                 problem = _schema_problem(tool.input_schema)
                 if problem:
-                    warn(f"MCP server {server.name}: tool {tool.name} is left out, its input schema is invalid "
-                         f"({problem}).")
+                    warnings.append(f"MCP server {server.name}: tool {tool.name} is left out, its input schema is "
+                                    f"invalid ({problem}).")
                 else:
                     pairs.append((server.name, tool))
         by_key = {(s, t.name): t for s, t in pairs}
         return {qualified: _as_tool(server, qualified, by_key[(server, name)])
-                for qualified, (server, name) in qualify((s, t.name) for s, t in pairs).items()}
+                for qualified, (server, name) in qualify((s, t.name) for s, t in pairs).items()}, warnings
 
     def _failure_sentence(self, server: _Server) -> str:
         where = f"; its stderr is in {self._log_path(server.name)}" if server.config.command else ""
@@ -285,7 +323,7 @@ class McpConnections:
                 f"{server.config.tool_timeout_sec:g} s (tool_timeout_sec)")
 
     def _log_path(self, name: str) -> Path:
-        return self._config.codex_home / "log" / f"mcp-{name}.log"
+        return log_path(self._config.codex_home, name)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -301,20 +339,6 @@ async def _list_tools(session: ClientSession) -> list[mcp_types.Tool]:
         cursor = page.next_cursor
         if not cursor:
             return tools
-
-
-@contextlib.asynccontextmanager
-async def _stdio_with_log(params: StdioServerParameters, log: Path):
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        errlog = open(log, "a", encoding="utf-8")  # noqa: SIM115 - closed below, after the process
-    except OSError:
-        errlog = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
-    try:
-        async with stdio_client(params, errlog=errlog) as streams:
-            yield streams
-    finally:
-        errlog.close()
 
 
 @contextlib.asynccontextmanager
@@ -350,6 +374,17 @@ def _async_hook(hook: Callable[[Any], None]) -> Callable[[Any], Any]:
 
 class _StartError(Exception):
     """A server that cannot be started as configured (the message says why)."""
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a log, at most 300 characters ("" if none)."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def _allowed(config: McpServerConfig, tools: list[mcp_types.Tool]) -> list[mcp_types.Tool]:

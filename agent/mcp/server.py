@@ -1,8 +1,9 @@
 """`codex mcp-server`: the agent as an MCP server over stdio, with Codex's two tools.
 
 * `codex` starts a session from `prompt` (optional `model`, `profile`, `cwd`, `sandbox`, `approval-policy`,
-  `config` overrides, `base-instructions`, `developer-instructions`; the kebab-case names and schema of
-  codex-rs/mcp-server/src/codex_tool_config.rs), runs its first turn and returns the final message;
+  `config` overrides, `base-instructions`, `developer-instructions` (config.toml's `developer_instructions`); the
+  kebab-case names and schema of codex-rs/mcp-server/src/codex_tool_config.rs), runs its first turn and returns
+  the final message;
 * `codex-reply` runs the next turn of the session named by `threadId` (or the older `conversationId`).
 
 Both return the final message as text content and `{"threadId", "content"}` as structured content; a failed
@@ -132,7 +133,7 @@ class CodexMcpServer:
     # --- on worker threads ------------------------------------------------------------------------
 
     def _open(self, args: dict[str, Any]) -> _Hosted:
-        from agent.instructions import load_project_docs
+        from agent.instructions import load_project_docs, with_developer_instructions
         from agent.mcp.startup import start_servers
         from agent.models import make_client
         from agent.session import Session
@@ -141,14 +142,14 @@ class CodexMcpServer:
         config = load_config(self._overrides(args))
         mcp = start_servers(config)
         client = make_client(config, on_status=lambda line: print(f"status: {line}", file=sys.stderr))
-        docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes)
+        docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes,
+                                 config.project_doc_fallback_filenames)
         hosted = _Hosted(None, mcp)
         session = Session(config, client, lambda event: self._on_event(hosted, event), docs=docs,
                           store=SessionStore.create(config, str(uuid.uuid4())), mcp=mcp)
-        if isinstance(args.get("base-instructions"), str):
-            session.instructions = args["base-instructions"]
-        if isinstance(args.get("developer-instructions"), str):
-            session.instructions += "\n\n# Developer instructions\n\n" + args["developer-instructions"]
+        if isinstance(args.get("base-instructions"), str):  # developer instructions come after them, as Codex has it
+            session.instructions = with_developer_instructions(args["base-instructions"],
+                                                               config.developer_instructions)
         hosted.session = session
         with self._lock:
             self.sessions[session.thread_id] = hosted
@@ -166,6 +167,8 @@ class CodexMcpServer:
         extra = args.get("config") or {}
         if not isinstance(extra, dict):
             raise ToolCallError("codex: config must be an object of config.toml keys, e.g. {\"model\": \"qwen\"}")
+        if isinstance(args.get("developer-instructions"), str):
+            extra = {**extra, "developer_instructions": args["developer-instructions"]}
         if extra:
             changes["config_overrides"] = (*self.base.config_overrides,
                                            *(f"{key}={toml_value(value)}" for key, value in extra.items()))
@@ -251,7 +254,7 @@ def _can_elicit(ctx: Any) -> bool:
     capability = types.ClientCapabilities(elicitation=types.ElicitationCapability())
     try:
         return bool(ctx.session.check_client_capability(capability))
-    except Exception:  # noqa: BLE001 - a session without capabilities: treat as no elicitation
+    except Exception:  # a session without capabilities: treat as no elicitation
         return False
 
 

@@ -15,6 +15,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import TurnStopped
 from agent.protocol import ApprovalRequested, ItemCompleted, ItemStarted, McpToolCall, McpToolCallError
 from agent.safety.approval import plan_mcp_tool_call
 from agent.tools.shell import truncate_middle
@@ -31,7 +32,12 @@ def run_mcp_tool(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str:
     item = McpToolCall(ctx.new_item_id(), tool.server, tool.name, arguments=args)
     ctx.emit(ItemStarted(item))
     started = time.monotonic()
-    declined = _declined(tool, args, ctx)
+    try:
+        declined = _declined(tool, args, item.id, ctx)
+    except TurnStopped as e:  # declined, and the turn stops: the item still ends
+        _finish(ctx, item, started, error=str(e))
+        _audit(ctx, tool, args, "declined")
+        raise
     if declined:
         outcome_text = _finish(ctx, item, started, error=declined)
         _audit(ctx, tool, args, "declined")
@@ -49,14 +55,14 @@ def run_mcp_tool(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str:
     return f"error: {text}" if outcome.is_error else text
 
 
-def _declined(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str | None:
+def _declined(tool: McpTool, args: dict[str, Any], item_id: str, ctx: ToolContext) -> str | None:
     """Why the call may not run (None: it may)."""
     key = ("mcp", tool.server, tool.name)
     plan = plan_mcp_tool_call(ctx.config, tool.server, tool.name, tool.read_only, key in ctx.approvals.commands)
     if not plan.ask:
         return None
     shown = json.dumps(args, ensure_ascii=False)
-    request = ApprovalRequested(ctx.new_item_id(), "command", plan.reason,
+    request = ApprovalRequested(item_id, "command", plan.reason,
                                 command=f"MCP {tool.server}.{tool.name} {shown}", cwd=str(ctx.cwd))
     decision = ctx.ask(request)
     if decision == "approve_session":
@@ -64,8 +70,6 @@ def _declined(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str | No
     if decision in ("approve", "approve_session"):
         return None
     if decision == "abort":
-        from agent.errors import TurnStopped
-
         raise TurnStopped("the user declined the MCP tool call and stopped the turn")
     return f"the user declined the call to {tool.name} of MCP server {tool.server}"
 

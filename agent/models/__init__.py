@@ -40,11 +40,27 @@ REGISTRY: dict[str, Factory] = {"embedded": _embedded, "chat": _chat, "responses
 
 
 def _endpoint_model(config: Config) -> str:
-    if not config.model:
+    if config.model:
+        return config.model
+    only = _only_listed_model(config)  # e.g. a gateway reached through the Codex SDK's baseUrl, no model named
+    if only is None:
         raise UserError(
             f"No model is set for provider '{config.provider.id}': pass -m MODEL or set model in {config.config_file}."
         )
-    return config.model
+    return only
+
+
+def _only_listed_model(config: Config) -> str | None:
+    """The model an endpoint lists at /models when it lists exactly one (ask the server, do not assume)."""
+    import openai
+
+    from agent.models.endpoint import make_openai_client
+
+    try:
+        listed = [m.id for m in make_openai_client(config).with_options(timeout=10, max_retries=0).models.list()]
+    except (openai.OpenAIError, UserError):
+        return None
+    return listed[0] if len(listed) == 1 else None
 
 
 def make_client(config: Config, on_status: StatusSink | None = None) -> ModelClient:

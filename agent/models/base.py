@@ -2,8 +2,9 @@
 
 The session keeps history as `Message`s; each back end (chat, responses, embedded) turns
 them into its own wire format and streams back `TextChunk`/`ReasoningChunk`s followed by
-exactly one `ModelResponse`. Endpoint back ends also yield `Waiting` while the server is silent
-and `Retrying` when a reply starts over (what streamed before it is not part of the reply).
+exactly one `ModelResponse`. They may also yield `Waiting` while nothing comes (a server or the
+engine evaluating the prompt) and `Retrying` when a reply starts over after a transport failure
+(what streamed before it is not part of the reply).
 Back ends never run tools or decide policy.
 """
 
@@ -30,6 +31,7 @@ class Message:
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[str, ...] = ()  # data: URLs of images attached to a user message (`codex exec --image`)
 
 
 @dataclass(frozen=True)

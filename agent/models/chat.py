@@ -52,6 +52,9 @@ def _to_chat_message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     body: dict[str, Any] = {"role": message.role, "content": message.content}  # "" never null: some templates crash
+    if message.images:
+        body["content"] = [{"type": "text", "text": message.content},
+                           *({"type": "image_url", "image_url": {"url": url}} for url in message.images)]
     if message.tool_calls:
         body["tool_calls"] = [
             {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -196,6 +199,10 @@ class ChatClient(EndpointClient):
         if request.output_schema is not None and not tools:  # with tools, servers would force JSON
             params["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": "output", "schema": request.output_schema}}
+        if self.config.model_reasoning_effort:  # gpt-oss on vLLM, Ollama and llama.cpp honours it
+            params["reasoning_effort"] = self.config.model_reasoning_effort
+        if self.config.model_verbosity:  # OpenAI's Chat Completions takes it top-level; others ignore it
+            params["verbosity"] = self.config.model_verbosity
         return params
 
     def _complete_once(self, request: ModelRequest) -> Generator[StreamItem, None, ModelResponse]:

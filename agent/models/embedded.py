@@ -11,10 +11,11 @@ Tool calls are decoded under a grammar (agent.models.tool_grammar) and so always
 the prompt and grammar are shaped for a model (full or compact profile) comes from
 agent.models.quirks and agent.models.prompt_profile.
 
-Threads: decode runs on half the cores by default and prompt evaluation on all of them. llama.cpp's
-decode threads wait for each other after every operation, so all-core decode collapses when any other
-process holds a core (70 to under 4 tok/s measured on 2 cores), while half-core decode keeps most of
-its rate (benchmarks/embedded.py).
+Threads: decode and prompt evaluation run on half the cores by default (n_threads / n_threads_batch
+override it). llama.cpp's threads wait for each other after every operation, so all-core work collapses
+when any other process holds a core (decode 70 to under 4 tok/s measured on 2 cores), while half-core
+work keeps most of its rate (benchmarks/embedded.py, section 5). The prefix cache makes the slower
+single-thread prompt evaluation of a quiet machine a once-per-machine cost.
 
 Not here: finding the GGUF file (agent.models.resolve) and deciding what to send (the session).
 """
@@ -27,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.config import Config
@@ -44,7 +45,7 @@ from agent.models.base import (
     Waiting,
 )
 from agent.models.prefix_cache import PrefixCache, identity
-from agent.models.prompt_profile import PromptProfile, tool_result_text
+from agent.models.prompt_profile import PromptProfile
 from agent.models.resolve import ResolvedModel
 from agent.protocol import Usage
 
@@ -57,7 +58,9 @@ FALLBACK_TEMPLATE = (  # ChatML, for GGUFs that carry no chat template
 
 
 PROGRESS_AFTER_S = 1.0  # report prompt evaluation once it has taken this long
-EVAL_CHUNK = 128  # prompt tokens per llama_decode call while progress is reported
+EVAL_CHUNK = 128  # at most this many prompt tokens per llama_decode call
+EVAL_CHUNK_MIN = 16
+EVAL_CHUNK_SECONDS = 0.1  # each call takes about this long, so an interrupt is seen well within 0.5 s
 MIN_CACHED_PREFIX = 64  # a shorter fixed prefix is not worth a file
 
 
@@ -69,17 +72,17 @@ class Prompt:
 
 
 def default_threads(cpus: int | None = None) -> tuple[int, int]:
-    """(decode threads, prompt threads): half the cores for decode (it survives a competing process), all for
-    the prompt (large batches, where more threads pay)."""
-    cpus = cpus or os.cpu_count() or 2
-    return max(1, cpus // 2), cpus
+    """(decode threads, prompt threads): half the cores for both, so that a process holding a core does not stall
+    them (measured on 2 busy cores: decode 92 vs 14 tok/s, prompt 160-240 vs 42-69 tok/s for 1 vs 2 threads)."""
+    half = max(1, (cpus or os.cpu_count() or 2) // 2)
+    return half, half
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     n_ctx: int | None = None
     n_threads: int | None = None  # decode; default: half the cores (default_threads)
-    n_threads_batch: int | None = None  # prompt evaluation; default: all cores
+    n_threads_batch: int | None = None  # prompt evaluation; default: half the cores
     prefix_cache: bool = True  # keep the fixed prompt prefix's KV state under CODEX_HOME/cache/prompt-prefix
     prefix_cache_entries: int = 8
     prefix_cache_mb: int = 512
@@ -107,10 +110,14 @@ class EmbeddedClient:
         self._formatter, self._prefix_formatter = self._make_formatter(), self._make_prefix_formatter()
         facts = model_quirks.facts_from_metadata(self.llm.metadata, self.model.size_bytes, self.llm.n_ctx())
         self.quirks = model_quirks.choose(facts, config.provider.options)
+        if self.quirks.repeat_penalty is not None:  # the table's value for this model, or the config's own
+            self.options = replace(self.options, repeat_penalty=self.quirks.repeat_penalty)
         self.profile = PromptProfile(self.quirks)
         self.prefix_cache = self._make_prefix_cache()
         self.last_prompt_eval_tokens = 0
         self.last_prefix_restored = False  # the last request restored the prefix's KV state from disk
+        self.last_first_token_s: float | None = None  # the last request's time to its first generated token
+        self.progress_after_s = PROGRESS_AFTER_S
 
     # --- loading -----------------------------------------------------------------------
 
@@ -221,6 +228,7 @@ class EmbeddedClient:
     def _generate(self, request: ModelRequest) -> Iterator[StreamItem]:
         import llama_cpp
 
+        started = time.monotonic()
         prompt = self._prompt(request)
         max_new = self._max_new_tokens(request, len(prompt.tokens))
         grammar = self._grammar(request)
@@ -247,6 +255,7 @@ class EmbeddedClient:
                 chunks.close()
                 break
         seconds = time.monotonic() - first_at if first_at is not None else None
+        self.last_first_token_s = first_at - started if first_at is not None else None
         yield self._response(text, len(prompt.tokens), evaluation, seconds)
 
     def _evaluate_prompt(self, prompt: Prompt, evaluation: PromptEvaluation) -> Iterator[Waiting]:
@@ -264,20 +273,24 @@ class EmbeddedClient:
             keep = 0  # this model's cache cannot drop a suffix: start over
             llm.reset()
         llm.n_tokens = keep
-        started, position = time.monotonic(), keep
+        started, position, chunk = time.monotonic(), keep, EVAL_CHUNK_MIN
         while position < target:
-            end = min(target, position + EVAL_CHUNK)
+            end = min(target, position + chunk)
             if position < save_at < end:
                 end = save_at
+            began = time.monotonic()
             llm.eval(tokens[position:end])
+            chunk = _next_chunk(end - position, time.monotonic() - began)
             evaluation.add(end - position)
             position = end
             if position == save_at:
                 self._save_prefix(tuple(tokens[:save_at]))
             waited = time.monotonic() - started
-            if waited >= PROGRESS_AFTER_S:
-                yield Waiting(int(waited), f"evaluating the prompt: {position}/{len(tokens)} tokens")
-        if time.monotonic() - started >= PROGRESS_AFTER_S:
+            if waited >= self.progress_after_s:
+                yield Waiting(max(int(waited), 1), f"evaluating the prompt: {position}/{len(tokens)} tokens")
+            else:  # nothing to show yet, but the session checks for an interrupt at every item
+                yield Waiting(0, "")
+        if time.monotonic() - started >= self.progress_after_s:
             yield Waiting(0, "")
 
     def _restore_prefix(self, tokens: list[int]) -> bool:
@@ -330,7 +343,7 @@ class EmbeddedClient:
                 f"The conversation ({prompt_tokens} tokens) fills the embedded model's {self.context_window}-token "
                 "context: start a new session, or raise n_ctx in [model_providers.embedded]."
             )
-        return min(request.max_output_tokens or DEFAULT_MAX_OUTPUT, room)
+        return min(request.max_output_tokens or DEFAULT_MAX_OUTPUT, self.quirks.max_answer_tokens or room, room)
 
     # --- prompt ------------------------------------------------------------------------
 
@@ -374,7 +387,7 @@ class EmbeddedClient:
 
     def _chat_message(self, message: Message) -> dict[str, str]:
         if message.role == "tool":
-            return {"role": "user", "content": tool_result_text(message.content)}
+            return {"role": "user", "content": self.profile.tool_result(message.content)}
         if message.tool_calls:
             calls = [self._raw_calls.get(c.call_id) or tool_grammar.render_call(c) for c in message.tool_calls]
             content = "\n".join(filter(None, [message.content, *calls]))
@@ -392,6 +405,14 @@ class PromptEvaluation:
     def add(self, count: int) -> None:
         self.tokens += count
         self.single_token_chunks += count == 1
+
+
+def _next_chunk(done: int, seconds: float) -> int:
+    """The next llama_decode call's size: as many tokens as take about EVAL_CHUNK_SECONDS at the speed just seen
+    (a large model, or a machine busy with other work, evaluates far fewer tokens a second)."""
+    if seconds <= 0:
+        return EVAL_CHUNK
+    return max(EVAL_CHUNK_MIN, min(EVAL_CHUNK, int(done * EVAL_CHUNK_SECONDS / seconds)))
 
 
 def _common_prefix(cached: Any, tokens: list[int], limit: int) -> int:

@@ -248,7 +248,7 @@ def read_body(open_response: Callable[[], Any], idle_seconds: float,
     thread = threading.Thread(target=_read_into, args=(open_response, inbox, stop, held), daemon=True,
                               name="model-reply")
     thread.start()
-    last, shown = time.monotonic(), False
+    last, shown, whole = time.monotonic(), False, False
     try:
         while True:
             silent = time.monotonic() - last
@@ -263,6 +263,7 @@ def read_body(open_response: Callable[[], Any], idle_seconds: float,
                     yield Waiting(int(silent), wait_message(int(silent)))
                 continue
             if item is _END:
+                whole = True
                 return
             if isinstance(item, _Failed):
                 raise item.error
@@ -273,7 +274,7 @@ def read_body(open_response: Callable[[], Any], idle_seconds: float,
             yield item
     finally:
         stop.set()
-        if held:
+        if held and not whole:  # abandoned: free the reader thread now rather than at its read timeout
             _abort(held[0])
 
 
@@ -421,6 +422,8 @@ class EndpointClient:
             except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a safety net only:
                 raise user_error(self.provider, self.model,  # the decoders raise StreamUnreadable themselves
                                  StreamUnreadable(f"{type(error).__name__}: {error}"), number) from error
+            except UserError:
+                raise
             except Exception as error:
                 idle = _is_idle(error)
                 if not retryable(error) or number > retries or (idle and idle_retried):

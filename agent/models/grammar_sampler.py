@@ -48,6 +48,8 @@ class CheckFirstSampler:
         self._ids = np.arange(self._n_vocab, dtype=np.int32)
         self._candidates = np.zeros(self._n_vocab, dtype=TOKEN_DATA)
         self._single = np.zeros(1, dtype=TOKEN_DATA)
+        self._view_address: int | None = None
+        self._view = np.zeros(0, dtype=np.float32)
         self.rejected = 0  # tokens the grammar refused, for benchmarks and tests
 
     def sample(self, ctx: Any, idx: int = -1) -> int:
@@ -79,11 +81,19 @@ class CheckFirstSampler:
         self.close()
 
     def _fill(self, logits: Any) -> Any:
-        """All tokens with their logits, as the token-data array llama.cpp's samplers work on."""
+        """All tokens with their logits, as the token-data array llama.cpp's samplers work on. `p` is left as it
+        is: every sampler that reads it computes it first (softmax), so resetting it only cost time."""
         self._candidates["id"] = self._ids  # samplers sort the buffer in place
-        self._candidates["logit"] = np.ctypeslib.as_array(logits, shape=(self._n_vocab,))
-        self._candidates["p"] = 0.0
+        self._candidates["logit"] = self._logits_view(logits)
         return token_array(self._candidates)
+
+    def _logits_view(self, logits: Any) -> np.ndarray:
+        """A numpy view of llama.cpp's logits row, made once per distinct buffer address."""
+        address = ctypes.cast(logits, ctypes.c_void_p).value
+        if address != self._view_address:
+            self._view_address = address
+            self._view = np.ctypeslib.as_array(logits, shape=(self._n_vocab,))
+        return self._view
 
     def _grammar_accepts(self, token: int) -> bool:
         self._single[0] = (token, 1.0, 0.0)

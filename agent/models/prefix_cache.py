@@ -19,6 +19,7 @@ missing entry: the caller then evaluates the prefix as usual.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -65,10 +66,8 @@ class PrefixCache:
         entry = _decode(data)
         if entry is None or entry.tokens != tokens:
             return None
-        try:
+        with contextlib.suppress(OSError):
             os.utime(path)  # most recently used
-        except OSError:
-            pass
         return entry.state
 
     def save(self, tokens: tuple[int, ...], state: bytes) -> Path | None:

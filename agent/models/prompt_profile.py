@@ -58,8 +58,16 @@ def demonstrations() -> tuple[Demonstration, ...]:
     return tuple(Demonstration(d["user"], d["command"], d["output"], d["answer"]) for d in table.get("demo", []))
 
 
-def tool_result_text(output: str) -> str:
-    """How a tool result reaches the model (the same wrapping as a real one)."""
+SHELL_OUTPUT_MARK = "\nOutput:\n"
+
+
+def tool_result_text(output: str, count_lines: bool = False) -> str:
+    """How a tool result reaches the model. With `count_lines` (compact profile) a shell result's header also
+    says how many lines the output has: a small model copies a number well but cannot count."""
+    if count_lines and SHELL_OUTPUT_MARK in output:
+        head, body = output.split(SHELL_OUTPUT_MARK, 1)
+        lines = len(body.splitlines())
+        output = f"{head}\nOutput ({lines} line{'' if lines == 1 else 's'}):\n{body}"
     return f"<tool_response>\n{output}\n</tool_response>"
 
 
@@ -72,7 +80,7 @@ def demo_shell_output(output: str) -> str:
 
 def shell_call_text(command: str) -> str:
     """A shell call exactly as the compact grammar makes the model write it."""
-    body = json.dumps({"name": "shell", "arguments": {"command": ["bash", "-lc", command]}}, ensure_ascii=False)
+    body = json.dumps({"name": "shell", "arguments": {"command": ["bash", "-c", command]}}, ensure_ascii=False)
     return f"{tool_grammar.OPEN}\n{body}\n{tool_grammar.CLOSE}"
 
 
@@ -99,10 +107,13 @@ class PromptProfile:
                 messages += [
                     {"role": "user", "content": demo.user},
                     {"role": "assistant", "content": shell_call_text(demo.command)},
-                    {"role": "user", "content": tool_result_text(demo_shell_output(demo.output))},
+                    {"role": "user", "content": self.tool_result(demo_shell_output(demo.output))},
                     {"role": "assistant", "content": demo.answer},
                 ]
         return messages
+
+    def tool_result(self, output: str) -> str:
+        return tool_result_text(output, count_lines=self.quirks.compact)
 
     def call_required(self, request: ModelRequest) -> bool:
         if request.tool_choice == "required":
@@ -118,11 +129,23 @@ class PromptProfile:
         if self.quirks.compact:
             return tool_grammar.compact_grammar(tools, call_required=self.call_required(request),
                                                 text_only=text_only, answer_schema=request.output_schema,
-                                                programs=self.quirks.shell_programs)
+                                                programs=self.quirks.shell_programs, forms=self.quirks.shell_forms)
         if text_only:
-            return tool_grammar.compact_grammar((), text_only=True, answer_schema=request.output_schema)
-        return tool_grammar.grammar_text(tools, call_required=self.call_required(request),
+            return tool_grammar.compact_grammar((), text_only=True, answer_schema=request.output_schema,
+                                                plain_text=False)
+        return tool_grammar.grammar_text(tuple(_without_no_ops(t) for t in tools),
+                                         call_required=self.call_required(request),
                                          answer_schema=request.output_schema)
+
+
+def _without_no_ops(tool: ToolSpec) -> ToolSpec:
+    """For the grammar only (the schema on the wire is the spec's): a shell argv of at least one non-empty word."""
+    command = tool.parameters.get("properties", {}).get("command")
+    if tool.name != "shell" or not isinstance(command, dict) or command.get("type") != "array":
+        return tool
+    strict = {**command, "minItems": 1, "items": {**command.get("items", {}), "minLength": 1}}
+    properties = {**tool.parameters["properties"], "command": strict}
+    return ToolSpec(tool.name, tool.description, {**tool.parameters, "properties": properties})
 
 
 def _first_step(messages: tuple[Message, ...]) -> bool:

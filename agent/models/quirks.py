@@ -39,6 +39,9 @@ class ModelFacts:
     context: int
 
 
+MCP_TOOL_PREFIX = "mcp__"  # agent.mcp.naming: Codex's names for MCP tools
+
+
 @dataclass(frozen=True)
 class ModelQuirks:
     prompt_profile: str = "full"
@@ -46,13 +49,20 @@ class ModelQuirks:
     demonstrations: bool = False
     tools: tuple[str, ...] = ()  # the only tools offered; empty: all of them
     shell_programs: tuple[str, ...] = ()  # compact profile: a shell command starts with one of these; empty: any
+    shell_forms: tuple[str, ...] = ()  # compact profile: a shell command is one of these forms (wins over programs)
+    repeat_penalty: float | None = None  # the sampling default for this model (config's repeat_penalty wins)
+    max_answer_tokens: int | None = None  # a cap on a text answer's length (a small model may repeat itself)
 
     @property
     def compact(self) -> bool:
         return self.prompt_profile == "compact"
 
     def offers(self, tool_name: str) -> bool:
-        return not self.tools or tool_name in self.tools
+        """Whether the model is offered this tool. `tools` trims the built-in ones; a tool of an MCP server
+        the user configured (`mcp__server__tool`) is always offered, unless `tools` names MCP tools itself."""
+        if not self.tools or tool_name in self.tools:
+            return True
+        return tool_name.startswith(MCP_TOOL_PREFIX) and not any(t.startswith(MCP_TOOL_PREFIX) for t in self.tools)
 
 
 def facts_from_metadata(metadata: Mapping[str, str], size_bytes: int, context: int) -> ModelFacts:
@@ -104,7 +114,27 @@ def _validated(values: dict[str, Any]) -> ModelQuirks:
     return ModelQuirks(profile, bool(values.get("first_step_tool_call", False)),
                        bool(values.get("demonstrations", False)),
                        _names(values, "tools", '["shell", "apply_patch"]'),
-                       _names(values, "shell_programs", '["ls", "cat", "git"]'))
+                       _names(values, "shell_programs", '["ls", "cat", "git"]'),
+                       _names(values, "shell_forms", '["ls -A", "head -n {n} {path}"]'),
+                       _penalty(values.get("repeat_penalty")), _count(values.get("max_answer_tokens")))
+
+
+def _count(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 16:
+        raise QuirksError(f"max_answer_tokens = {value!r} in [model_providers.embedded] must be a whole number of "
+                          "at least 16, e.g. 256.")
+    return value
+
+
+def _penalty(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise QuirksError(f"repeat_penalty = {value!r} in [model_providers.embedded] must be a positive number, "
+                          "e.g. 1.1.")
+    return float(value)
 
 
 def _names(values: dict[str, Any], key: str, example: str) -> tuple[str, ...]:

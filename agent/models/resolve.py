@@ -59,6 +59,8 @@ _HF_PREFIXES = ("hf.co/", "huggingface.co/")
 class ModelNotFound(UserError):
     """No GGUF file matches the requested model; the message names every place searched and the fix."""
 
+    exit_code = 2  # a -m or model setting that names nothing: a usage or configuration error
+
 
 @dataclass(frozen=True)
 class ResolvedModel:

@@ -47,10 +47,11 @@ def to_input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         if message.role == "tool":
             items.append({"type": "function_call_output", "call_id": message.tool_call_id, "output": message.content})
             continue
-        if message.content:
+        if message.content or message.images:
             kind = "input_text" if message.role == "user" else "output_text"
+            images = [{"type": "input_image", "image_url": url} for url in message.images]
             items.append({"type": "message", "role": message.role,
-                          "content": [{"type": kind, "text": message.content}]})
+                          "content": [{"type": kind, "text": message.content}, *images]})
         items.extend(
             {"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments}
             for c in message.tool_calls
@@ -164,6 +165,17 @@ class ResponsesClient(EndpointClient):
         if request.output_schema is not None and not tools:  # with tools, servers would force JSON
             params["text"] = {"format": {"type": "json_schema", "name": "output", "schema": request.output_schema,
                                          "strict": False}}
+        return params | self._reasoning_params(params.get("text", {}))
+
+    def _reasoning_params(self, text: dict[str, Any]) -> dict[str, Any]:
+        """Codex's `reasoning: {effort, summary}` and `text.verbosity`, each only when configured."""
+        config, params = self.config, {}
+        reasoning = {key: value for key, value in (("effort", config.model_reasoning_effort),
+                                                    ("summary", config.model_reasoning_summary)) if value}
+        if reasoning:
+            params["reasoning"] = reasoning
+        if config.model_verbosity:
+            params["text"] = {**text, "verbosity": config.model_verbosity}
         return params
 
 

@@ -14,10 +14,12 @@ validate against its schema. We own this format (rather than a chat handler of
 llama-cpp-python) because those handlers never parse calls back out of the text.
 
 The compact profile (small models, agent.models.quirks) gets `compact_grammar` instead: hand-written
-rules in which a shell call can only be `["bash", "-lc", "<a command line>"]` whose first character
-starts a word (so no empty or blank command, no bare `["bash"]` that runs nothing), and an apply_patch
-call can only hold a patch in the apply_patch format (Begin/End Patch, file operations, hunk lines),
-each line a JSON string line without raw control characters. Other tools keep their schema rules.
+rules in which a shell call can only be `["bash", "-c", "<a command line>"]` (not a login shell, whose
+profile output would come first in every result) starting with a known program (quirks data) or a
+word, so no empty or blank command and no bare `["bash"]` that runs nothing; an apply_patch call can
+only hold a patch in the apply_patch format (Begin/End Patch, file operations, hunk lines), each line
+a JSON string line without raw control characters; a final answer holds no "<" (no echoed tags).
+Other tools keep their schema rules.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ OPEN, CLOSE = "<tool_call>", "</tool_call>"
 
 CALL_RULES = 'tc-call ::= "<tool_call>\\n" tc-json "\\n</tool_call>"\n'
 TEXT_RULES = "tc-text ::= [^<\\x00] [^\\x00]*\n"
+PLAIN_TEXT_RULES = "tc-text ::= [^<\\x00]+\n"  # compact profile: no markup at all (small models echo tags)
 STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
 
@@ -71,36 +74,68 @@ def grammar_text(tools: Sequence[ToolSpec], call_required: bool = False,
 # The compact profile's rules, in GBNF (llama.cpp's grammar format). Every literal produces exactly the
 # text json.dumps writes for the same call, so demonstrations and generated calls look the same.
 COMPACT_RULES = r"""
-c-shell ::= "\"shell\", \"arguments\": {\"command\": [\"bash\", \"-lc\", \"" c-cmd "\"]}"
-c-patch ::= "\"apply_patch\", \"arguments\": {\"input\": \"*** Begin Patch" c-nl c-op+ "*** End Patch\"}"
+c-shell ::= "\"shell\", \"arguments\": {\"command\": [\"bash\", \"-c\", \"" c-cmd "\"]}"
+c-patch ::= "\"apply_patch\", \"arguments\": {\"input\": \"*** Begin Patch" c-nl c-op{1,4} "*** End Patch\"}"
 c-op ::= c-add | c-delete | c-update
-c-add ::= "*** Add File: " c-path c-nl c-plus+
-c-plus ::= "+" c-char* c-nl
+c-add ::= "*** Add File: " c-path c-nl c-plus{1,40}
+c-plus ::= "+" c-char{0,200} c-nl
 c-delete ::= "*** Delete File: " c-path c-nl
-c-update ::= "*** Update File: " c-path c-nl ("*** Move to: " c-path c-nl)? c-hunk*
-c-hunk ::= "@@" (" " c-char+)? c-nl c-line+
-c-line ::= [ +-] c-char* c-nl
-c-path ::= [a-zA-Z0-9_.] [a-zA-Z0-9_./-]*
+c-update ::= "*** Update File: " c-path c-nl ("*** Move to: " c-path c-nl)? c-hunk{0,4}
+c-hunk ::= "@@" (" " c-char{1,200})? c-nl c-line{1,20}
+c-line ::= [ +-] c-char{0,200} c-nl
+c-path ::= [a-zA-Z0-9_.] [a-zA-Z0-9_./-]{0,120}
 c-nl ::= "\\n"
 c-char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfrt] | "\\u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F]
+c-cmd-char ::= [^"\\<\x00-\x1F] | "\\" ["\\/bfrt]
 """
+MAX_COMMAND_CHARS = 300  # a command line longer than this is a model repeating itself (patches are bounded too)
 COMPACT_BODIES = {"shell": "c-shell", "apply_patch": "c-patch"}
 
 
 def command_rule(programs: Sequence[str] = ()) -> str:
     """The shell command line: one of `programs` (a name ending in "/", such as "./", is a path prefix) then its
-    arguments, or (no programs) any line that starts a word."""
+    arguments, or (no programs) any line that starts a word; one line, bounded, without "<" (which is also how
+    chat-template markup such as "<|im_end|>" would begin)."""
+    rest = f"c-cmd-char{{0,{MAX_COMMAND_CHARS}}}"
     if not programs:
-        return 'c-cmd ::= [a-zA-Z_./~(] c-char*\n'
+        return f"c-cmd ::= [a-zA-Z_./~(] {rest}\n"
     names = " | ".join(json.dumps(p) + (" c-path" if p.endswith("/") else "") for p in programs)
-    return f'c-cmd ::= ({names}) (" " c-char*)?\n'
+    return f'c-cmd ::= ({names}) (" " {rest})?\n'
+
+
+# Slots of a command form (quirks data `shell_forms`, e.g. "head -n {n} {path}") and the GBNF each stands for.
+FORM_SLOTS = {
+    "path": "c-path",
+    "n": "[0-9] [0-9]? [0-9]?",
+    "word": "[a-zA-Z0-9_] [a-zA-Z0-9_.-]{0,59}",
+    "text": "\"'\" [^'\"\\\\<\\x00-\\x1F]{0,200} \"'\"",
+    "sed": "\"'s/\" [^/'\"\\\\<\\x00-\\x1F]{1,100} \"/\" [^/'\"\\\\<\\x00-\\x1F]{0,100} \"/g'\"",
+}
+
+
+def forms_rule(forms: Sequence[str]) -> str:
+    """The shell command line as one of a few command forms: literal text with {slot}s (FORM_SLOTS)."""
+    alternatives = []
+    for form in forms:
+        parts = []
+        for index, piece in enumerate(form.replace("}", "{").split("{")):
+            if index % 2:
+                if piece not in FORM_SLOTS:
+                    raise ValueError(f"unknown slot {{{piece}}} in shell form {form!r}; slots: {', '.join(FORM_SLOTS)}")
+                parts.append(FORM_SLOTS[piece])
+            elif piece:
+                parts.append(json.dumps(piece))
+        alternatives.append(" ".join(parts))
+    return "c-cmd ::= " + " | ".join(f"({a})" for a in alternatives) + "\n"
 
 
 def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text_only: bool = False,
-                    answer_schema: dict[str, Any] | None = None, programs: Sequence[str] = ()) -> str:
+                    answer_schema: dict[str, Any] | None = None, programs: Sequence[str] = (),
+                    plain_text: bool = True, forms: Sequence[str] = ()) -> str:
     """GBNF for the compact profile: one call (shell and apply_patch by COMPACT_RULES, any other tool by its
-    schema), or a final message (free text, or JSON under `answer_schema`). `text_only`: the answer branch only."""
-    answer_rules, answer = TEXT_RULES, "tc-text"
+    schema), or a final message (text without "<" when `plain_text`, or JSON under `answer_schema`).
+    `text_only`: the answer branch only (after the loop guard or the step limit)."""
+    answer_rules, answer = PLAIN_TEXT_RULES if plain_text else TEXT_RULES, "tc-text"
     if answer_schema is not None:
         answer_rules, answer = prefix_rules(schema_grammar(answer_schema), "ans-") + "\n", "ans-root"
     if text_only:
@@ -108,7 +143,7 @@ def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text
     bodies = [COMPACT_BODIES[t.name] for t in tools if t.name in COMPACT_BODIES]
     others = [t for t in tools if t.name not in COMPACT_BODIES]
     alternatives = ['"<tool_call>\\n{\\"name\\": " (' + " | ".join(bodies) + ') "}\\n</tool_call>"'] if bodies else []
-    rules = COMPACT_RULES + command_rule(programs)
+    rules = COMPACT_RULES + (forms_rule(forms) if forms else command_rule(programs))
     if others:
         alternatives.append("tc-call")
         rules += _schema_call_rules(others) + CALL_RULES
@@ -214,7 +249,7 @@ def compact_tools_prompt(tools: Sequence[ToolSpec]) -> str:
         "# Tools",
         "To use a tool, reply with one tool call and nothing else:",
         OPEN,
-        '{"name": "shell", "arguments": {"command": ["bash", "-lc", "<one bash command line>"]}}',
+        '{"name": "shell", "arguments": {"command": ["bash", "-c", "<one bash command line>"]}}',
         CLOSE,
     ]
     for tool in tools:
@@ -249,7 +284,11 @@ def parse_reply(text: str, call_id: str) -> ToolCall | None:
         return None
     body = stripped[len(OPEN) :].removesuffix(CLOSE).strip()
     # The grammar lets strings hold raw newlines (as a patch does); strict=False accepts them.
-    obj = json.loads(body, strict=False)
+    try:
+        obj = json.loads(body, strict=False)
+    except json.JSONDecodeError:  # cut off at the end of the window: the tool router reports the bad JSON
+        name = body.split('"name": "', 1)[-1].split('"', 1)[0] if '"name": "' in body else "shell"
+        return ToolCall(call_id, name, body)
     return ToolCall(call_id, obj["name"], json.dumps(obj["arguments"], ensure_ascii=False))
 
 

@@ -127,7 +127,14 @@ class Launchers:
         spare.dismiss()
         return None
 
-    def _prepare(self, policy: sandbox.SandboxPolicy, after: subprocess.Popen[bytes]) -> None:
+    def warm_up(self, policy: sandbox.SandboxPolicy) -> None:
+        """Have a spare ready for policy before the first command (a session calls this as it starts)."""
+        with self._lock:
+            if self._spare is not None or self._starting is not None:
+                return
+        self._prepare(policy)
+
+    def _prepare(self, policy: sandbox.SandboxPolicy, after: subprocess.Popen[bytes] | None = None) -> None:
         """Start the next spare once `after` (the command just started) has ended: an interpreter starting
         beside the command would compete with it for the CPU."""
 
@@ -135,7 +142,8 @@ class Launchers:
 
         def run() -> None:
             with contextlib.suppress(OSError):
-                after.wait()
+                if after is not None:
+                    after.wait()
             spawning.set()
             try:
                 spare = _spawn(policy)

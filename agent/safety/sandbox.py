@@ -306,10 +306,11 @@ def _launcher_argv() -> tuple[str, ...]:
     """The interpreter (its real file, not a venv's symlink) and the launcher's code itself, compiled once per
     process and passed in the argv as compressed, marshalled bytecode (40 KB of hex): no file that a
     sandboxed command (of this session or another) could rewrite is ever loaded, and the launcher skips
-    compiling its ~600 lines (5 ms; unpacking costs 1 ms). The interpreter is among the agent's files kept
-    read-only where a writable root holds them."""
+    compiling its ~600 lines (unpacking costs it 1 ms). Building it costs the agent ~20 ms once, off the
+    first command's path when the session warms the launchers up (tools.command_tool.warm_up). The
+    interpreter is among the agent's files kept read-only where a writable root holds them."""
     python = os.path.realpath(sys.executable) if sys.executable else "python3"
     code = compile(LAUNCHER.read_bytes(), str(LAUNCHER), "exec", dont_inherit=True, optimize=2)
-    packed = zlib.compress(marshal.dumps(code), 9).hex()
+    packed = zlib.compress(marshal.dumps(code), 6).hex()
     stub = f"import marshal,zlib;exec(marshal.loads(zlib.decompress(bytes.fromhex('{packed}'))))"
     return (python, "-I", "-S", "-c", stub)

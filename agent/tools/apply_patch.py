@@ -8,15 +8,21 @@ where a guess could damage files (paths must be relative and stay inside the wri
 Decisions callers should know:
 - Several hunks may touch the same file; each applies to the result of the previous one, and each
   produces its own `FileChange` (whose `old_content` is the content just before that hunk).
-- `*** Add File` on an existing file overwrites it (Codex's behaviour) and is reported as an update (`M`).
+- `*** Add File` on an existing file overwrites it and is summarised `A`, as Codex does (its `FileChange` has
+  kind "update", with `add_over_existing` set, so the writer still checks the old content).
 - `*** Move to` onto an existing file overwrites it.
 - A chunk with only `+` lines is inserted right after its `@@ <context>` line, or at the end of the file
-  when it has no context.
+  when it has no context; the next chunk is still searched from where the previous one ended, so it may edit
+  lines above the insertion (Codex's order).
 - Context lines keep the file's own text even when they matched only after whitespace or punctuation
   normalisation. "(hunk N)" in a failure message is the N-th `@@` chunk of that file's Update.
 - An Update with only a `*** Move to` is a plain rename; an Add with no `+` lines creates an empty file.
-- Delete refuses symlinks and directories. `cd dir && apply_patch <<EOF` is not recognised as a patch.
-- Files with CRLF line endings keep them; a UTF-8 BOM is kept.
+- Delete refuses symlinks and directories.
+- Shell calls that are really patches are recognised as Codex recognises them: `apply_patch <<'EOF' ... EOF`
+  under bash/sh/zsh `-c`/`-lc`, PowerShell/pwsh `[-NoProfile] -Command` and `cmd /c`, behind Codex's shell
+  snapshot wrapper, and `cd DIR && apply_patch <<'EOF'` (the patch's paths are then taken relative to DIR).
+- Every line keeps its own line ending: a replaced line takes the ending of the line it replaces, an added
+  line that of the line before it (the file's majority ending at the top); a UTF-8 BOM is kept.
 - `apply()` refuses to overwrite or delete a file whose content changed on disk since `plan()` read it.
 - `apply()` writes through agent.tools.patch_journal: staged files, a manifest, renames, all through directory
   fds opened without following symlinks (agent.tools.safe_fs), so a directory swapped for a symlink during the
@@ -30,6 +36,7 @@ This module does not ask for approval, sandbox processes or render diffs; caller
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -151,6 +158,7 @@ class FileChange:
     old_content: str | None
     new_content: str | None
     move_to: Path | None = None
+    add_over_existing: bool = False  # an Add File hunk over an existing file (kind "update"): summarised `A`
 
 
 @dataclass(frozen=True)
@@ -370,32 +378,108 @@ def _context_of(marker: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 _SHELLS = ("bash", "sh", "zsh")
+_POWERSHELLS = ("powershell", "pwsh")
 _HEREDOC_SCRIPT = re.compile(
     r"^\s*(?:apply_patch|applypatch)\s*<<(-?)\s*(['\"]?)([A-Za-z_][\w.-]*)\2[ \t]*\n(.*)$", re.DOTALL
 )
+# `cd DIR && ` before the heredoc: one word, or one quoted string, and `&&` (not `;`, `||` or `|`), as Codex
+_CD_PREFIX = re.compile(r"""^\s*cd\s+('[^']*'|"(?:[^"\\]|\\.)*"|[^\s'";&|<>()`$]+)\s*&&[ \t]*""")
+_SNAPSHOT_WRAPPER = '. "$0" && exec "$@"'  # Codex runs commands through its shell snapshot like this
+
+
+@dataclass(frozen=True)
+class PatchInvocation:
+    """A shell call that is really an apply_patch call: the patch and the directory its paths are relative to
+    (the `cd DIR` before it; None for the working directory)."""
+
+    patch: str
+    workdir: str | None = None
 
 
 def extract_patch_from_command(command: list[str] | str) -> str | None:
     """If a shell tool call is really an apply_patch call, return the patch text, else None.
 
-    `cd dir && apply_patch <<EOF` is not recognised (the patch would need another working directory).
-    """
+    After `cd DIR &&` the patch's paths are rewritten to DIR/path, so the patch applies where the shell would
+    have applied it (and DIR goes through the same writable-root checks as every path)."""
+    invocation = parse_invocation(command)
+    if invocation is None:
+        return None
+    return relocate_patch(invocation.patch, invocation.workdir) if invocation.workdir else invocation.patch
+
+
+def parse_invocation(command: list[str] | str) -> PatchInvocation | None:
+    """The apply_patch call inside a shell tool call (see the module docstring for the forms), else None."""
     if isinstance(command, str):
-        return _patch_from_script(command)
+        return _invocation_from_script(command)
     argv = list(command)
     if len(argv) == 2 and os.path.basename(argv[0]) in COMMAND_NAMES:
         body = argv[1]
-        return _patch_from_script(f"apply_patch {body}") if body.lstrip().startswith("<<") else body
-    if len(argv) >= 3 and os.path.basename(argv[0]) in _SHELLS and _are_script_flags(argv[1:-1]):
-        return _patch_from_script(argv[-1])
+        return _invocation_from_script(f"apply_patch {body}") if body.lstrip().startswith("<<") else \
+            PatchInvocation(body)
+    if len(argv) >= 5 and argv[2] == _SNAPSHOT_WRAPPER and _shell_name(argv[0]) in _SHELLS:
+        return parse_invocation(argv[4:])
+    script = _shell_script(argv)
+    if script is not None:
+        return _invocation_from_script(script)
     if len(argv) == 1:
-        return _patch_from_script(argv[0])
+        return _invocation_from_script(argv[0])
+    return None
+
+
+def _shell_name(program: str) -> str:
+    """`/bin/bash` -> bash, `powershell.exe` -> powershell."""
+    return Path(program.replace("\\", "/")).stem.lower()
+
+
+def _shell_script(argv: list[str]) -> str | None:
+    """The script of `bash -lc S`, `pwsh [-NoProfile] -Command S` or `cmd /c S`; None for other argv."""
+    if len(argv) < 3:
+        return None
+    name, flags = _shell_name(argv[0]), argv[1:-1]
+    if name in _SHELLS and _are_script_flags(flags):
+        return argv[-1]
+    if name in _POWERSHELLS and [flag.lower() for flag in flags] in (["-command"], ["-noprofile", "-command"]):
+        return argv[-1]
+    if name == "cmd" and [flag.lower() for flag in flags] == ["/c"]:
+        return argv[-1]
     return None
 
 
 def _are_script_flags(flags: list[str]) -> bool:
     """`-c`, `-lc` or `-l -c`: the last argument is a script to run."""
-    return all(re.fullmatch(r"-[a-z]+", flag) for flag in flags) and "c" in flags[-1]
+    return bool(flags) and all(re.fullmatch(r"-[a-z]+", flag) for flag in flags) and "c" in flags[-1]
+
+
+def _invocation_from_script(script: str) -> PatchInvocation | None:
+    workdir = None
+    if cd := _CD_PREFIX.match(script):
+        workdir = _unquote(cd.group(1))
+        script = script[cd.end():]
+        if not _HEREDOC_SCRIPT.match(script):
+            return None  # only `cd DIR && apply_patch <<EOF` is a patch; `cd DIR && anything` is a command
+    patch = _patch_from_script(script)
+    return PatchInvocation(patch, workdir) if patch is not None else None
+
+
+def _unquote(word: str) -> str:
+    if word[:1] == "'":
+        return word[1:-1]
+    if word[:1] == '"':
+        return re.sub(r"\\(.)", r"\1", word[1:-1])
+    return word
+
+
+def relocate_patch(patch: str, workdir: str) -> str:
+    """The patch with every file header's path taken relative to workdir (`*** Add File: a` -> `dir/a`)."""
+    headers = (*HUNK_HEADERS, MOVE_TO)
+    lines = []
+    for line in patch.split("\n"):
+        stripped = line.strip()
+        header = next((h for h in headers if stripped.startswith(h)), None)
+        if header is not None and (path := stripped[len(header):].strip()):
+            line = f"{header} {posixpath.normpath(posixpath.join(workdir, path))}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _patch_from_script(script: str) -> str | None:
@@ -404,10 +488,15 @@ def _patch_from_script(script: str) -> str | None:
         return _patch_from_quoted_argument(script)
     strip_tabs, delimiter, rest = match.group(1) == "-", match.group(3), match.group(4)
     lines = [line.lstrip("\t") if strip_tabs else line for line in rest.split("\n")]
-    end = next((i for i, line in enumerate(lines) if line.strip() == delimiter), len(lines))
+    end = next((i for i, line in enumerate(lines) if line.strip() == delimiter), None)
+    if end is None:
+        chained = re.compile(rf"{re.escape(delimiter)}\s*(?:&&|\|\||[;|&])")
+        if any(chained.match(line.strip()) for line in lines):
+            return None  # `PATCH && echo done`: more commands follow the heredoc
+        end = len(lines)  # a missing closing delimiter is tolerated
     if any(line.strip() for line in lines[end + 1 :]):
         return None  # more commands follow the heredoc: not a plain apply_patch call
-    return "\n".join(lines[:end]).rstrip("\n") + "\n"  # a missing closing delimiter is tolerated
+    return "\n".join(lines[:end]).rstrip("\n") + "\n"
 
 
 def _patch_from_quoted_argument(script: str) -> str | None:
@@ -461,7 +550,7 @@ class _Planner:
         old = self.current(path, hunk.path)
         self.contents[path] = hunk.content
         kind: Literal["add", "update"] = "add" if old is None else "update"
-        return FileChange(path, kind, old, hunk.content)
+        return FileChange(path, kind, old, hunk.content, add_over_existing=old is not None)
 
     def delete(self, hunk: DeleteFile) -> FileChange:
         path = self.resolve(hunk.path)
@@ -578,9 +667,11 @@ def seek(lines: Sequence[str], pattern: Sequence[str], start: int, at_end: bool 
 
 @dataclass(frozen=True)
 class _Text:
-    """A file's text as lines, remembering its line ending and BOM so they survive the edit."""
+    """A file's text as lines without their endings, each line's own ending ("\\n", "\\r\\n", or "" for a last
+    line without one), the file's majority ending and its BOM, so all of them survive the edit."""
 
     lines: list[str]
+    endings: list[str]
     eol: str
     bom: str
 
@@ -589,29 +680,37 @@ class _Text:
         bom = "\ufeff" if content.startswith("\ufeff") else ""
         content = content.removeprefix(bom)
         eol = "\r\n" if content.count("\r\n") * 2 > content.count("\n") else "\n"
-        lines = content.split("\n")
-        if eol == "\r\n":
-            lines = [line.removesuffix("\r") for line in lines]
-        if lines and lines[-1] == "":
-            lines.pop()
-        return cls(lines, eol, bom)
+        pieces = content.split("\n")
+        lines, endings = [], []
+        for number, piece in enumerate(pieces):
+            last = number == len(pieces) - 1
+            if last and piece == "":
+                break
+            crlf = not last and piece.endswith("\r")
+            lines.append(piece[:-1] if crlf else piece)
+            endings.append("" if last else "\r\n" if crlf else "\n")
+        return cls(lines, endings, eol, bom)
 
-    def render(self, lines: list[str]) -> str:
-        return self.bom + "".join(line + self.eol for line in lines)
+    def ending_before(self, index: int) -> str:
+        return (self.endings[index - 1] or self.eol) if index > 0 else self.eol
+
+    def render(self, lines: list[tuple[str, str]]) -> str:
+        return self.bom + "".join(line + (ending or self.eol) for line, ending in lines)
 
 
 def apply_chunks(content: str, chunks: Sequence[Chunk], display_path: str) -> str:
     """The file content after the chunks; the result always ends with a line ending."""
     text = _Text.of(content)
-    replacements: list[tuple[int, int, list[str]]] = []
+    replacements: list[tuple[int, int, list[tuple[str, str]]]] = []
     position = 0
     for number, chunk in enumerate(chunks, 1):
         position = _seek_contexts(text.lines, chunk, position, display_path, number)
         start, diff_lines = _locate(text.lines, chunk, position, display_path, number)
         old_len = sum(1 for line in diff_lines if line[0] in " -")
-        replacements.append((start, old_len, _replacement(diff_lines, text.lines[start : start + old_len])))
-        position = start + old_len
-    lines = list(text.lines)
+        replacements.append((start, old_len, _replacement(diff_lines, text, start)))
+        if chunk.old_lines or chunk.contexts:  # a context-free addition goes to the end; the search goes on
+            position = start + old_len
+    lines = list(zip(text.lines, text.endings, strict=True))
     for start, old_len, new in reversed(sorted(replacements, key=lambda r: r[0])):
         lines[start : start + old_len] = new
     return text.render(lines)
@@ -650,17 +749,24 @@ def _ends_with_blank_context(diff_lines: Sequence[str]) -> bool:
     return last[0] == " " and not last.strip() and any(line[0] in " -" for line in diff_lines[:-1])
 
 
-def _replacement(diff_lines: Sequence[str], matched: Sequence[str]) -> list[str]:
-    """The new lines; context lines keep the file's own text, which a tolerant match may not equal."""
-    new: list[str] = []
-    old_index = 0
+def _replacement(diff_lines: Sequence[str], text: _Text, start: int) -> list[tuple[str, str]]:
+    """The new (line, ending) pairs. Context lines keep the file's own text (which a tolerant match may not
+    equal) and ending; a '+' line after '-' lines takes the ending of the line it replaces, any other '+' line
+    the ending of the line before it."""
+    new: list[tuple[str, str]] = []
+    replaced: list[str] = []  # endings of the '-' lines not yet paired with a '+' line
+    index = start
     for line in diff_lines:
         if line[0] == " ":
-            new.append(matched[old_index])
-        if line[0] in " -":
-            old_index += 1
+            new.append((text.lines[index], text.endings[index]))
+            replaced.clear()
+            index += 1
+        elif line[0] == "-":
+            replaced.append(text.endings[index])
+            index += 1
         else:
-            new.append(line[1:])
+            ending = replaced.pop(0) if replaced else (new[-1][1] if new else text.ending_before(start))
+            new.append((line[1:], ending))
     return new
 
 
@@ -758,9 +864,11 @@ def _display(path: Path, cwd: Path | None) -> str:
 
 
 def summarize(changes: Sequence[FileChange], cwd: Path) -> str:
-    """One line per change: `A path`, `M path` or `D path`; a move shows as `M new_path`."""
+    """One line per change: `A path`, `M path` or `D path`; a move shows as `M new_path`; an Add File over an
+    existing file is `A`, as Codex prints it."""
     letters = {"add": "A", "update": "M", "delete": "D"}
-    return "\n".join(f"{letters[c.kind]} {_display(c.move_to or c.path, cwd)}" for c in changes)
+    return "\n".join(f"{'A' if c.add_over_existing else letters[c.kind]} {_display(c.move_to or c.path, cwd)}"
+                     for c in changes)
 
 
 def apply_patch(patch_text: str, cwd: Path, writable_roots: Sequence[Path]) -> tuple[list[FileChange], str]:

@@ -8,9 +8,12 @@ failure that looks like the sandbox's doing may be retried unsandboxed after app
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from typing import Any
 
+from agent.config import Config
 from agent.errors import TurnStopped, UserError
 from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
 from agent.safety import approval, commands, git_programs, launchers, sandbox
@@ -36,7 +39,9 @@ def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
     item = CommandExecution(ctx.new_item_id(), params.display, cwd=str(workdir))
     ctx.emit(ItemStarted(item))
     known_safe = commands.is_known_safe(params.command)
-    programs = git_programs.configured_programs(workdir) if known_safe and commands.runs_git(params.command) else []
+    asks_unless_safe = ctx.config.approval_policy == "untrusted"  # the only policy where known-safe matters
+    programs = (git_programs.configured_programs(workdir)
+                if asks_unless_safe and known_safe and commands.runs_git(params.command) else [])
     plan = approval.plan_command(ctx.config, params.command, params.with_escalated_permissions, known_safe,
                                  programs)
     if plan.ask and params.command not in ctx.approvals.commands:
@@ -75,11 +80,25 @@ def _ask(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, re
         return None
     if retry:
         return "declined"  # the sandboxed result stands; the caller reports it
-    message = f"the user did not approve this command ({reason})"
+    message = f"this command needed approval and was not approved ({reason})"
     finish(ctx, item, status="declined", reason=message)
     if decision == "abort":
         raise TurnStopped("the user denied a command and stopped the turn")
     return f"error: {message}; do not retry it in another form"
+
+
+def warm_up(config: Config) -> None:
+    """Start the launcher for this config's commands ahead of the first one, in the background: the kernel
+    probe and building the launcher take ~50 ms that the first command would otherwise wait for."""
+
+    def run() -> None:
+        sandboxed = config.sandbox_mode != "danger-full-access"
+        policy = sandbox.SandboxPolicy.from_config(config) if sandboxed else UNSANDBOXED
+        with contextlib.suppress(UserError, OSError):
+            sandbox.check_available(policy)
+            launchers.shared().warm_up(policy)
+
+    threading.Thread(target=run, name="codex-sandbox-warm-up", daemon=True).start()
 
 
 def _run(ctx: ToolContext, item: CommandExecution, params: shell.ShellParams, workdir, sandboxed: bool):

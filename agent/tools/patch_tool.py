@@ -86,7 +86,7 @@ def _approve(ctx: ToolContext, item: FileChangeItem, changes: list[apply_patch.F
         ctx.approvals.paths.update(paths)
     if decision in ("approve", "approve_session"):
         return None
-    message = f"the user did not approve this edit ({plan.reason})"
+    message = f"this edit needed approval and was not approved ({plan.reason})"
     finish(ctx, item, status="declined", error=message)
     if decision == "abort":
         raise TurnStopped("the user denied an edit and stopped the turn")

@@ -46,8 +46,9 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
 TOOL_NAMES = tuple(t.name for t in TOOL_SPECS)
 
 
-def tool_specs(mcp: Any = None, warn: Callable[[str], None] = lambda _: None) -> tuple[ToolSpec, ...]:
-    """The built-in tools, then the MCP servers' tools (waiting for servers still starting; failures to `warn`)."""
+def tool_specs(mcp: Any = None, warn: Callable[[str], None] | None = None) -> tuple[ToolSpec, ...]:
+    """The built-in tools, then the MCP servers' tools (waiting for servers still starting); start-up failures
+    not reported yet go to `warn` (None: keep them for a later call that has one)."""
     if mcp is None:
         return TOOL_SPECS
     return TOOL_SPECS + tuple(ToolSpec(t.qualified, t.description, dict(t.input_schema)) for t in mcp.tools(warn))
@@ -139,6 +140,13 @@ def finish(ctx: ToolContext, item: Any, **updates: Any) -> None:
     for name, value in updates.items():
         setattr(item, name, value)
     ctx.emit(ItemCompleted(item))
+
+
+def warm_up(config: Config) -> None:
+    """Let the tools prepare for a session that has just started (in the background; never raises)."""
+    from agent.tools.command_tool import warm_up as warm_up_commands
+
+    warm_up_commands(config)
 
 
 def _handlers() -> dict[str, Callable[[dict[str, Any], ToolContext], str]]:

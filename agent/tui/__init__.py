@@ -39,4 +39,6 @@ def run_tui(overrides: Overrides, prompt: str | None = None, *, alt_screen: bool
         app.close_session()
     if app.fatal_error:
         print(f"error: {app.fatal_error}", file=sys.stderr)
+    if hint := app.resume_hint():
+        print(hint)
     return result if isinstance(result, int) else app.return_code or 0

@@ -54,6 +54,7 @@ from agent.protocol import (
     McpToolCall,
     McpToolCallError,
     McpToolCallResult,
+    ModelWaiting,
     OutputDelta,
     PathChange,
     Reasoning,
@@ -73,11 +74,12 @@ from agent.tui.event_pump import EventPump
 from agent.tui.palette import SlashCommandsProvider
 from agent.tui.screens.picker import Choice, FreeText, PickerScreen
 from agent.tui.widgets.activity import ActivityLine
-from agent.tui.widgets.command_cell import CommandCell
+from agent.tui.widgets.command_cell import CommandCell, readable_command
 from agent.tui.widgets.composer import Composer
 from agent.tui.widgets.notice import Notice, NoticeKind
 from agent.tui.widgets.plan_cell import PlanCell
 from agent.tui.widgets.reasoning import Reasoning as ReasoningCell
+from agent.tui.widgets.session_header import HeaderInfo, SessionHeader
 from agent.tui.widgets.status_bar import StatusBar, StatusLine
 from agent.tui.widgets.transcript import Transcript
 from agent.tui.widgets.user_message import UserMessage
@@ -160,6 +162,7 @@ class CodexApp(App[int]):
         self._approvals: dict[str, ApprovalScreen] = {}
         self._open_agent_cells: dict[str, AgentMessageCell] = {}
         self._reasoning_cells: dict[str, ReasoningCell] = {}
+        self._init_target: Path | None = None  # the AGENTS.md the running /init turn should write
 
     # ------------------------------------------------------------------------------------------- layout
 
@@ -188,7 +191,15 @@ class CodexApp(App[int]):
 
     def on_mount(self) -> None:
         self.status_bar.show(self._status_line())
+        self.transcript.mount(SessionHeader(self._header_info()))
         self.composer.focus_input()
+
+    def _header_info(self) -> HeaderInfo:
+        from agent import __version__
+
+        config = self.config
+        return HeaderInfo(__version__, _model_label(config, self.client), config.provider.name, self._where(),
+                          config.sandbox_mode, config.approval_policy)
 
     def on_ready(self) -> None:
         """After the first frame: the heavy imports and the model load must not delay it (the driver writes the
@@ -272,7 +283,8 @@ class CodexApp(App[int]):
                 branch = current_branch(self.config.cwd)
             except Exception:  # a broken repository must not stop the app
                 branch = None
-            docs = load_project_docs(self.config.cwd, self.config.codex_home, self.config.project_doc_max_bytes)
+            docs = load_project_docs(self.config.cwd, self.config.codex_home, self.config.project_doc_max_bytes,
+                                     self.config.project_doc_fallback_filenames)
             if self.mcp is None:
                 from agent.mcp.startup import start_servers
 
@@ -305,6 +317,7 @@ class CodexApp(App[int]):
             self.pump.push(Warning(warning))
         session = Session(self.config, client, self._emit, docs=docs,
                           store=SessionStore.reopen(self.config, loaded), history=loaded.history, mcp=self.mcp)
+        session.measure_context()  # the context figure of the resumed thread, not 0 until its next request
         return session, loaded.events
 
     def _emit(self, event: Event) -> None:
@@ -319,6 +332,8 @@ class CodexApp(App[int]):
                              replay: list[dict[str, Any]]) -> None:
         await self._drain()
         self.session, self.client, self.docs, self.branch = session, client, docs, branch
+        for header in self.transcript.query(SessionHeader):
+            header.show(self._header_info())  # now with the model really loaded
         session.start()
         if replay:
             await self._replay(replay)
@@ -388,6 +403,11 @@ class CodexApp(App[int]):
                 await self._turn_ended()
             case Warning(message=message):
                 self.add_notice(message, "warning")
+            case ModelWaiting(seconds=0):  # a wait is over (or was too short to show)
+                if self.status_bar.line.activity:
+                    self.status_bar.show(activity="")
+                    if self.turn_running:
+                        self.activity.start("Working")
             case Status(message=message):
                 self.activity.start(message, hint="")
                 self.status_bar.show(activity=message)
@@ -483,6 +503,10 @@ class CodexApp(App[int]):
 
     async def _turn_ended(self) -> None:
         await self._drop_unfinished_replies()
+        if self._init_target is not None and not self._init_target.exists():
+            self.add_notice(f"/init ended without writing {self._init_target}: the model did not create it; try "
+                            "again, pick a larger model with /model, or write the file yourself", "warning")
+        self._init_target = None
         self.turn_running = False
         self.activity.stop()
         self.composer.remove_class("-busy")
@@ -523,8 +547,10 @@ class CodexApp(App[int]):
                 return  # the turn ended first
             if self.session is not None:
                 self.session.submit(ApprovalDecision(request.request_id, decision))
-            what = f"the command `{request.command}`" if request.kind == "command" else "the edit of " + ", ".join(
-                self.cwd_label(p) for p in request.paths)
+            if request.kind == "command":
+                what = f"the command `{readable_command(request.command or '')}`"
+            else:
+                what = "the edit of " + ", ".join(self.cwd_label(p) for p in request.paths)
             self.add_notice(f"You {DECISION_WORDS[decision]} {what}", "decision")
             self.activity.set_label("Working")
 
@@ -558,6 +584,7 @@ class CodexApp(App[int]):
         if not self.pending_prompts or self.session is None or self.turn_running or self.busy_with:
             return
         text, shown = self.pending_prompts.pop(0)
+        self._init_target = self._agents_md() if text == INIT_PROMPT else None
         self.transcript.mount(UserMessage(shown))
         self.transcript.anchor()  # follow the new turn even if the user had scrolled up
         self.turn_running = True
@@ -631,6 +658,13 @@ class CodexApp(App[int]):
             self.composer.focus_input()
 
         self.push_screen(FilePickerScreen(self.config.cwd), chosen)
+
+    def resume_hint(self) -> str | None:
+        """What to print after quitting: the session id and the command that continues it (none if unrecorded)."""
+        session = self.session
+        if session is None or session.store is None or session.store.writer is None:
+            return None
+        return f"To continue this session, run codex resume {session.thread_id}"
 
     def close_session(self) -> None:
         """Flush and close the session's files (after the app has exited)."""
@@ -778,6 +812,7 @@ class CodexApp(App[int]):
         await self._drain()
         self.session = session
         await self.transcript.remove_children()
+        await self.transcript.mount(SessionHeader(self._header_info()))
         self._open_agent_cells.clear()
         self._reasoning_cells.clear()
         session.start()
@@ -794,12 +829,24 @@ class CodexApp(App[int]):
     def _compact(self, session: Session) -> None:
         from agent.errors import TurnStopped
 
+        before = self._context_figure(session)
         try:
             session.compact()
         except (UserError, TurnStopped) as e:
             self.call_from_thread(self.add_notice, f"compaction failed: {e}", "error")
             return
-        self.call_from_thread(self.add_notice, "conversation compacted into a summary", "info")
+        self.call_from_thread(self.add_notice, f"conversation compacted into a summary: context {before} → "
+                              f"{self._context_figure(session)}", "info")
+
+    @staticmethod
+    def _context_figure(session: Session) -> str:
+        """The context used, in the status bar's unit (percent of the window, tokens when it is unknown)."""
+        from agent.context_budget import percent_used
+
+        status = session.status()
+        if status.context_window:
+            return f"{percent_used(status.context_used, status.context_window)}%"
+        return f"{status.context_used} tokens"
 
     def _slash_undo(self, _argument: str) -> None:
         if session := self._needs_session("undo"):
@@ -814,8 +861,15 @@ class CodexApp(App[int]):
         except UserError as e:
             self.call_from_thread(self.add_notice, str(e), "error")
             return
-        names = ", ".join(self.cwd_label(p) for p in paths) or "nothing"
-        self.call_from_thread(self.add_notice, f"undid the last turn's edits: restored {names}", "info")
+        self.call_from_thread(self.add_notice, f"undid the last turn's edits: {self._undone(paths)}", "info")
+
+    def _undone(self, paths: list[Path]) -> str:
+        """What an undo did, per file: files the turn added are gone again ("removed"), the others "restored"."""
+        removed = [self.cwd_label(p) for p in paths if not Path(p).exists()]
+        restored = [self.cwd_label(p) for p in paths if Path(p).exists()]
+        parts = [f"{verb} {', '.join(names)}" for verb, names in (("restored", restored), ("removed", removed))
+                 if names]
+        return "; ".join(parts) or "nothing to change"
 
     def _slash_diff(self, _argument: str) -> None:
         self._git_diff()
@@ -840,9 +894,11 @@ class CodexApp(App[int]):
             return
         self.push_screen(DiffScreen(diff))
 
+    def _agents_md(self) -> Path:
+        return (find_repo_root(self.config.cwd) or self.config.cwd) / "AGENTS.md"
+
     def _slash_init(self, _argument: str) -> None:
-        root = find_repo_root(self.config.cwd) or self.config.cwd
-        existing = root / "AGENTS.md"
+        existing = self._agents_md()
         if existing.exists():
             self.add_notice(f"{existing} already exists; edit it, or delete it and run /init again", "warning")
             return

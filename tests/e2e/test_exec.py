@@ -319,7 +319,23 @@ def test_exec_denies_what_needs_approval_and_reports_it(git_repo: Path, codex_ho
     assert safe["status"] == "completed" and "README.md" in safe["aggregated_output"]
     assert unsafe["status"] == "declined" and "not approve" in unsafe["reason"]
     assert not (git_repo / "made.txt").exists()
-    assert "did not approve" in request_text(model_requests(server)[1])
+    assert "was not approved" in request_text(model_requests(server)[1])
+    assert "the user did not" not in request_text(model_requests(server)[1])  # nobody was asked in exec
+
+
+def test_exec_ends_with_a_summary_of_what_was_not_approved(git_repo: Path, codex_home: Path, run_codex: RunCodex):
+    patch = "*** Begin Patch\n*** Add File: new.txt\n+x\n*** End Patch\n"
+    script = [Reply(tool_calls=(shell_call("touch made.txt"),)), Reply(tool_calls=(patch_call(patch),)),
+              Reply(text="All done, everything worked.")]
+    with ScriptedServer(script) as server:
+        write_provider_config(codex_home, server)
+        run = run_codex(["exec", "-a", "untrusted", "-s", "workspace-write", "go"], git_repo)
+
+    assert run.returncode == 0, run.stderr
+    summary = [line for line in run.stderr.splitlines() if line.startswith("declined")]
+    assert len(summary) == 1 and "2 actions needed an approval that codex exec cannot ask for" in summary[0]
+    assert "touch made.txt" in summary[0] and "edit of new.txt" in summary[0]
+    assert run.stderr.rindex("declined") > run.stderr.index("approval")  # at the end of the run
 
 
 def test_escalation_request_is_denied_in_exec(git_repo: Path, codex_home: Path, run_codex: RunCodex):
@@ -334,7 +350,7 @@ def test_escalation_request_is_denied_in_exec(git_repo: Path, codex_home: Path, 
     assert "codex exec cannot ask" in run.stderr
 
 
-@pytest.mark.parametrize(("policy", "expected"), [("on-request", "did not approve"), ("never", "approval_policy is")])
+@pytest.mark.parametrize(("policy", "expected"), [("on-request", "was not approved"), ("never", "approval_policy is")])
 def test_edit_outside_the_workspace_is_asked_or_refused(policy, expected, git_repo: Path, codex_home: Path,
                                                         run_codex: RunCodex):
     patch = "*** Begin Patch\n*** Add File: ../escaped.txt\n+nope\n*** End Patch\n"
@@ -345,7 +361,7 @@ def test_edit_outside_the_workspace_is_asked_or_refused(policy, expected, git_re
     assert run.returncode == 0, run.stderr
     assert not (git_repo.parent / "escaped.txt").exists()
     change = completed_items(run, "file_change")[0]
-    assert change["status"] == "declined"
+    assert change["status"] == "failed" and change["declined"] is True  # Codex's status; ours as an extension
     assert expected in request_text(model_requests(server)[1])
 
 

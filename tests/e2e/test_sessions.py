@@ -92,7 +92,9 @@ def test_resume_by_id_and_unknown_id(git_repo: Path, codex_home: Path, run_codex
 
     assert second.returncode == 0, second.stderr
     assert "ONE" in json.dumps(server.requests[-1].body["messages"])
-    assert missing.returncode != 0 and "ffffffff-nope" in missing.stderr
+    assert f"resumed  session {thread_id}" in second.stderr  # says which session it continued
+    assert missing.returncode == 2 and "ffffffff-nope" in missing.stderr
+    assert len(server.requests) == 2  # one per turn: the bad id failed before any request
 
 
 def test_codex_undo_restores_the_tree_and_keeps_the_index(git_repo: Path, codex_home: Path, run_codex: RunCodex):

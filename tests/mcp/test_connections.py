@@ -14,7 +14,7 @@ from pathlib import Path
 from agent.mcp.connections import McpConnections
 from agent.mcp.startup import start_servers
 from agent.mcp.tool_call import MAX_OUTPUT_CHARS, result_text
-from agent.models.tool_grammar import grammar_text
+from agent.models.tool_grammar import compact_grammar, grammar_text
 from agent.tools import router
 from tests.mcp.conftest import (
     MISBEHAVING,
@@ -247,7 +247,19 @@ def test_mcp_tools_join_the_embedded_engines_tool_call_grammar(codex_home: Path,
     try:
         specs = router.tool_specs(connections)
         assert {"mcp__time__get_current_time", "mcp__everything__get-sum"} <= {s.name for s in specs}
-        grammar = grammar_text(specs)
-        assert "mcp__time__get_current_time" in grammar and "mcp__everything__get-sum" in grammar
+        for grammar in (grammar_text(specs), compact_grammar(specs)):  # the full and the compact prompt profile
+            assert "mcp__time__get_current_time" in grammar and "mcp__everything__get-sum" in grammar
+    finally:
+        connections.close()
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_status_and_last_stderr_line(codex_home: Path):
+    text = stdio_table("crashy", sys.executable, ["-c", "import sys; sys.stderr.write('no config found\\\\n'); "
+                                                  "sys.exit(2)"])
+    connections, warnings = started(codex_home, text)
+    try:
+        assert len(warnings) == 1
+        assert warnings[0].startswith("MCP server crashy did not start: it exited with status 2 (no config found); "
+                                      f"its stderr is in {codex_home / 'log' / 'mcp-crashy.log'}")
     finally:
         connections.close()

@@ -10,10 +10,10 @@ import pytest
 
 from agent.config import Overrides, load_config
 from agent.models import make_client
-from agent.models.base import Message, ModelRequest, ModelResponse, TextChunk, ToolCall
+from agent.models.base import Message, ModelRequest, ModelResponse, TextChunk, ToolCall, Waiting
 from agent.models.resolve import default_model_path
 from agent.protocol import Event, TurnCompleted, Warning
-from agent.session import Session, base_instructions
+from agent.session import LOOP_NOTICE, Session, base_instructions
 from agent.tools.router import TOOL_SPECS
 from tests.conftest import RunCodex
 
@@ -186,7 +186,7 @@ def test_file_that_is_not_gguf_is_refused_before_loading(tmp_path: Path, git_rep
 
     run = run_codex(["exec", "--oss", "-m", str(fake), "hello"], git_repo)
 
-    assert run.returncode == 1
+    assert run.returncode == 2  # -m that names no GGUF: a usage or configuration error
     assert f"{fake} is not a GGUF file" in run.stderr
     assert "loading" not in run.stderr
 
@@ -200,3 +200,110 @@ def test_model_larger_than_free_memory_is_refused_before_loading(tmp_path: Path,
     with pytest.raises(ModelUnavailable, match=r"needs about 0\.1 GB of memory but only 0\.1 GB is available"):
         make_client(embedded_config(tmp_path), statuses.append)
     assert statuses == []
+
+
+# --- the compact profile, the saved prefix, progress -----------------------------------------------------------
+
+ENVIRONMENT = Message("user", "<environment_context>\n  <cwd>/tmp/project</cwd>\n</environment_context>")
+README_JOB = (ENVIRONMENT, Message("user", "List the files in this repository"))
+
+
+def greedy_config(tmp_path: Path, *extra: str):
+    return embedded_config(tmp_path, "model_providers.embedded.temperature=0", *extra)
+
+
+def test_a_second_run_restores_the_fixed_prefix_from_disk_and_evaluates_only_the_rest(tmp_path: Path):
+    config = greedy_config(tmp_path)
+    first_client = make_client(config)
+    first = reply(first_client, README_JOB, max_tokens=48)
+    saved = list((tmp_path / "home" / "cache" / "prompt-prefix").glob("*.kv"))
+    assert len(saved) == 1 and not first_client.last_prefix_restored
+    del first_client
+
+    second_client = make_client(config)  # a new Llama, as in the next `codex exec`
+    second = reply(second_client, README_JOB, max_tokens=48)
+
+    size = second_client.count_tokens(ModelRequest(base_instructions(), README_JOB, TOOL_SPECS))
+    assert second_client.last_prefix_restored
+    assert second_client.last_prompt_eval_tokens <= 0.15 * size
+    assert second.usage.cached_input_tokens == size - second_client.last_prompt_eval_tokens
+    assert (second.text, [(c.name, c.arguments) for c in second.tool_calls]) == \
+        (first.text, [(c.name, c.arguments) for c in first.tool_calls])  # the restored state is the same state
+
+
+def test_a_changed_prompt_or_context_size_does_not_use_a_saved_prefix(tmp_path: Path):
+    reply(make_client(greedy_config(tmp_path)), README_JOB, max_tokens=8)
+
+    other_size = make_client(greedy_config(tmp_path, "model_providers.embedded.n_ctx=2048"))
+    reply(other_size, README_JOB, max_tokens=8)
+    custom = make_client(greedy_config(tmp_path))
+    request = ModelRequest("You are a terse assistant.", README_JOB, TOOL_SPECS, 8)
+    next(item for item in custom.stream(request) if isinstance(item, ModelResponse))
+
+    assert not other_size.last_prefix_restored and not custom.last_prefix_restored
+    assert len(list((tmp_path / "home" / "cache" / "prompt-prefix").glob("*.kv"))) == 3
+
+
+def test_prompt_evaluation_reports_tokens_done_out_of_the_total(client):
+    client.progress_after_s = 0.0
+    try:
+        request = ModelRequest(base_instructions(), (ENVIRONMENT, Message("user", "Count the files here, " * 40)),
+                               TOOL_SPECS, 8)
+        items = list(client.stream(request))
+    finally:
+        client.progress_after_s = 1.0
+    waits = [item for item in items if isinstance(item, Waiting)]
+    total = client.count_tokens(request)
+    progress = waits[:-1]
+    done = [int(w.message.split(": ")[1].split("/")[0]) for w in progress]
+    assert done and done == sorted(done) and done[-1] == total - 1  # the last token is evaluated with the reply
+    assert all(w.seconds >= 1 and w.message.endswith(f"/{total} tokens") for w in progress)
+    assert waits[-1] == Waiting(0, "")  # the wait is over before the reply
+    assert isinstance(items[-1], ModelResponse)
+
+
+def test_a_small_model_starts_a_turn_with_a_real_command(client):
+    assert client.quirks.compact and client.quirks.first_step_tool_call
+    for prompt in PROMPTS[:6]:
+        response = reply(client, (ENVIRONMENT, Message("user", prompt)))
+        assert len(response.tool_calls) == 1, prompt
+        call = response.tool_calls[0]
+        assert_valid_call(call)
+        if call.name == "shell":
+            command = json.loads(call.arguments)["command"]
+            assert command[:2] == ["bash", "-c"]
+            assert command[2].split(" ")[0] in client.quirks.shell_programs or command[2].startswith("./")
+
+
+def test_after_the_loop_guard_the_answer_is_text_under_the_answer_branch(client):
+    call = ToolCall("call_1", "shell", json.dumps({"command": ["bash", "-c", "ls -A"]}))
+    output = "Exit code: 0\nWall time: 0.0 seconds\nOutput:\nREADME.md\n"
+    history = [ENVIRONMENT, Message("user", "Which files are here?")]
+    for n in range(3):
+        history += [Message("assistant", "", (ToolCall(f"call_{n}", call.name, call.arguments),)),
+                    Message("tool", output, tool_call_id=f"call_{n}")]
+    history.append(Message("user", LOOP_NOTICE))
+
+    response = reply(client, tuple(history), tool_choice="none", max_tokens=48)
+
+    assert not response.tool_calls and response.text
+    assert "<tool_call>" not in response.text and "<tool_response>" not in response.text
+
+
+def test_a_tool_call_reply_reports_its_own_generation_time(client):
+    response = reply(client, README_JOB, max_tokens=48)
+    assert response.tool_calls and response.generation_seconds is not None
+    assert 0 < response.usage.output_tokens / response.generation_seconds < 1000  # a 135M model on a CPU
+
+
+def test_the_readme_job_lists_the_real_files(git_repo: Path, run_codex: RunCodex):
+    for name in ("inventory.py", "orders.csv"):
+        (git_repo / name).write_text("x = 1\n")
+    args = ["exec", "--oss", "--json", "-c", "model_providers.embedded.temperature=0",
+            "List the files in this repository"]
+    run = run_codex(args, git_repo, timeout=300)
+
+    assert run.returncode == 0, run.stderr
+    final = [e["item"]["text"] for e in run.events() if e.get("item", {}).get("type") == "agent_message"][-1]
+    assert all(name in final for name in ("README.md", "inventory.py", "orders.csv")), final
+    assert not any(name in final for name in ("main.py", "app.py", "src/")), final

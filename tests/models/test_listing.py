@@ -36,7 +36,7 @@ def test_unknown_model_name_lists_every_place_searched(tmp_path: Path, run_codex
     run = run_codex(["exec", "--oss", "-m", "no-such-model", "--skip-git-repo-check", "hi"], tmp_path,
                     env={"OLLAMA_MODELS": str(tmp_path / "ollama"), "HOME": str(tmp_path)})
 
-    assert run.returncode == 1
+    assert run.returncode == 2  # a model that names nothing is a usage error
     assert "no-such-model" in run.stderr
     for place in ("Ollama", "LM Studio", "Hugging Face"):
         assert place in run.stderr

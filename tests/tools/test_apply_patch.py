@@ -297,12 +297,12 @@ def test_added_file_can_be_updated_later_in_the_same_patch(tmp_path: Path) -> No
     assert (tmp_path / "a.txt").read_text() == "two\n"
 
 
-def test_add_on_existing_file_overwrites_it_and_reports_a_modification(tmp_path: Path) -> None:
+def test_add_on_existing_file_overwrites_it_and_is_summarised_as_an_add(tmp_path: Path) -> None:
     write(tmp_path / "a.txt", "old\n")
     changes, summary = apply_patch(patch("*** Add File: a.txt", "+new"), tmp_path, [tmp_path])
     assert (tmp_path / "a.txt").read_text() == "new\n"
     assert changes[0].kind == "update" and changes[0].old_content == "old\n"
-    assert summary == "M a.txt"
+    assert summary == "A a.txt"  # as Codex prints it
 
 
 def test_add_file_with_blank_line_missing_its_plus_keeps_the_blank(tmp_path: Path) -> None:
@@ -618,7 +618,7 @@ def test_apply_patch_calls_inside_shell_commands_are_recognised(command: list[st
         ["ls", "-la"],
         "git status",
         ["python", "-c", f"apply_patch <<'EOF'\n{PATCH}EOF\n"],
-        ["bash", "-lc", f"cd sub && apply_patch <<'EOF'\n{PATCH}EOF\n"],
+        ["bash", "-lc", f"cd sub; apply_patch <<'EOF'\n{PATCH}EOF\n"],
         ["bash", "-lc", f"apply_patch <<'EOF'\n{PATCH}EOF\necho done\n"],
         ["bash", "-lc", "echo apply_patch"],
         ["apply_patch"],

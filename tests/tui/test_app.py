@@ -84,7 +84,7 @@ async def test_patch_is_not_written_after_n(harness: MakeHarness):
             await turn_done(pilot)
 
             assert not (h.repo / "hello.py").exists()
-            assert "did not approve" in json.dumps(h.model_requests()[1])
+            assert "was not approved" in json.dumps(h.model_requests()[1])
             assert cells(app, DiffCell)[0].item.status == "declined"
             assert any("denied the edit" in m for m in notices(app, "decision"))
 

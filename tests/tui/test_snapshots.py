@@ -1,4 +1,5 @@
-"""SVG snapshots (pytest-textual-snapshot) of the main screen, a diff approval and the status view.
+"""SVG snapshots (pytest-textual-snapshot) of the main screen, a diff approval, the status view, the screen at
+start (its header) and a toast (the Ctrl+C hint, which must leave the composer and the status bar in view).
 
 The app runs for real, but the transcript is fed fixed events (`CodexApp.show_events`, the same path the
 session's events take), and paths, ids and the endpoint are fixed, so the pictures are deterministic.
@@ -145,3 +146,17 @@ def test_diff_approval(snap_compare, snapshot_app):
 
 def test_status_view(snap_compare, snapshot_app):
     assert snap_compare(snapshot_app, terminal_size=(100, 30), run_before=_status)
+
+
+async def _ctrl_c_hint(pilot) -> None:
+    await _started(pilot)
+    await pilot.press("ctrl+c")
+    await pilot.pause(0.2)
+
+
+def test_start_screen_shows_the_header(snap_compare, snapshot_app):
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=_started)
+
+
+def test_ctrl_c_hint_toast_leaves_the_status_bar_in_view(snap_compare, snapshot_app):
+    assert snap_compare(snapshot_app, terminal_size=(80, 24), run_before=_ctrl_c_hint)

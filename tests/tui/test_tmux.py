@@ -91,3 +91,38 @@ def test_a_person_approves_a_diff_in_the_real_terminal(git_repo: Path, codex_hom
             assert exit_file.read_text().strip() == "0"
         finally:
             pane.tmux("kill-server")
+
+
+def test_a_whole_string_sent_at_once_runs_the_command_typed_and_quitting_prints_the_resume_hint(
+        git_repo: Path, codex_home: Path, tmp_path: Path):
+    exit_file = tmp_path / "exit-code"
+    pane = Pane(tmp_path / "tmux.sock")
+    with ScriptedServer([]) as server:
+        write_provider_config(codex_home, server)
+        env = {**os.environ, **GIT_ENV, "CODEX_HOME": str(codex_home), "TERM": "xterm-256color",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        # the pane outlives the app, so what it prints after leaving the alternate screen can be read
+        command = f"{shlex.join(tui_command())}; echo $? > {shlex.quote(str(exit_file))}; sleep 60"
+        pane.tmux("new-session", "-d", "-s", "codex", "-x", "120", "-y", "40", "-c", str(git_repo), command, env=env)
+        try:
+            pane.wait_for("Scripted")
+            deadline = time.monotonic() + 20
+            while "loading model" in pane.capture() and time.monotonic() < deadline:  # the session is not up yet
+                time.sleep(0.1)
+            pane.tmux("send-keys", "-t", "codex", "-l", "/")
+            pane.wait_for("/approvals")  # the menu is open
+            pane.tmux("send-keys", "-t", "codex", "status", "Enter")  # one write: "status\r"
+            screen = pane.wait_for("Tokens used")
+            assert "Model: choose a model" not in screen
+            session_line = next(line for line in screen.splitlines() if "Session" in line)
+            thread_id = session_line.split("Session", 1)[1].strip(" │┃|")
+            pane.tmux("send-keys", "-t", "codex", "Escape")
+            pane.tmux("send-keys", "-t", "codex", "C-c")
+            pane.tmux("send-keys", "-t", "codex", "C-c")
+            deadline = time.monotonic() + 15
+            while not exit_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert exit_file.read_text().strip() == "0"
+            assert f"To continue this session, run codex resume {thread_id}" in pane.capture()
+        finally:
+            pane.tmux("kill-server")

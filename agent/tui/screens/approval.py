@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from agent.protocol import ApprovalRequested, Decision
+from agent.tui.widgets.command_cell import readable_command
 from agent.tui.widgets.diff_view import DiffView, parse_stats
 
 DECISION_WORDS: dict[str, str] = {
@@ -78,8 +79,9 @@ class ApprovalScreen(ModalScreen[Decision]):
     def _command_details(self) -> Text:
         request = self.request
         text = Text()
-        text.append_text(Syntax(request.command or "", "bash", theme="ansi_dark" if self.app.current_theme.dark
-                                else "ansi_light", background_color="default").highlight(f"$ {request.command}"))
+        command = readable_command(request.command or "")
+        text.append_text(Syntax(command, "bash", theme="ansi_dark" if self.app.current_theme.dark
+                                else "ansi_light", background_color="default").highlight(f"$ {command}"))
         text.rstrip()
         text.append("\n")
         text.append("in ", "dim")

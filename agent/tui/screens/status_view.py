@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from agent.context_budget import percent_used
 from agent.tui.widgets.status_bar import human_count
 
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ def _context(status: SessionStatus) -> str:
     used = status.context_used
     if not status.context_window:
         return f"{human_count(used)} tokens in the last request (window unknown)"
-    left = max(0, 100 - round(100 * used / status.context_window))
-    return f"{human_count(used)} of {human_count(status.context_window)} tokens · {left}% left"
+    percent = percent_used(used, status.context_window)  # the status bar's unit
+    return f"{percent}% used ({human_count(used)} of {human_count(status.context_window)} tokens)"
 
 
 class StatusScreen(ModalScreen[None]):

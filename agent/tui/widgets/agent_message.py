@@ -28,6 +28,7 @@ class AgentMessage(Vertical):
         background: transparent;
     }
     AgentMessage > .agent-message--tail { padding: 0; }
+    AgentMessage MarkdownH1 { content-align: left middle; }  /* Textual centres it; a reply reads left-aligned */
     """
 
     def __init__(self, text: str = "", **kwargs):

@@ -7,6 +7,7 @@ the same as one printing ten.
 from __future__ import annotations
 
 import re
+import shlex
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -27,6 +28,21 @@ def clean_output(text: str) -> list[str]:
     """Lines as a terminal would leave them: escape sequences dropped, carriage-return overwrites applied."""
     text = _ANSI.sub("", text)
     return [line.rsplit("\r", 1)[-1] if "\r" in line else line for line in text.split("\n")]
+
+
+SHELLS = {"bash", "sh", "zsh", "dash"}
+
+
+def readable_command(command: str) -> str:
+    """The command as a person would type it: the script of `bash -lc SCRIPT` as is, not shell-quoted
+    (`echo 'hi'` rather than `bash -lc 'echo '"'"'hi'"'"''`); anything else unchanged."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return command
+    if len(argv) == 3 and argv[0].rsplit("/", 1)[-1] in SHELLS and argv[1] in ("-c", "-lc", "-cl"):
+        return argv[2]
+    return command
 
 
 def format_duration(ms: int | None) -> str:
@@ -63,7 +79,7 @@ class CommandCell(Widget, can_focus=True):
     def __init__(self, item: CommandExecution, cwd_label: str, **kwargs):
         super().__init__(**kwargs)
         self.item_id = item.id
-        self.command = item.command
+        self.command = readable_command(item.command)
         self.cwd_label = cwd_label
         self.status = item.status
         self.exit_code: int | None = None

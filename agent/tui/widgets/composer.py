@@ -2,9 +2,10 @@
 
 Keys: Enter sends; Shift+Enter or Ctrl+J inserts a newline; Up/Down walk the prompt history when the cursor
 is on the first/last line (or move the slash-completion highlight); Tab completes a slash command; `@` at
-the start of a word asks the app for a file picker. A large paste is kept out of the editor as a short
-placeholder and expanded again when the prompt is sent. The composer only posts messages; what a prompt or a
-command does is the app's business.
+the start of a word asks the app for a file picker, unless more keys follow it at once (a paste, a fast typist).
+Menus never take keys meant for the text: the slash menu is brought up to date before any key acts on it. A
+large paste is kept out of the editor as a short placeholder and expanded again when the prompt is sent. The
+composer only posts messages; what a prompt or a command does is the app's business.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.tui import slash_commands
 from agent.tui.widgets.slash_completions import SlashCompletions
 
 LARGE_PASTE_CHARS = 1000
+MENTION_AFTER_S = 0.05  # an "@" followed by no other key for this long opens the file picker
 LARGE_PASTE_LINES = 15
 _PLACEHOLDER = re.compile(r"\[Pasted text #(\d+), \d+ lines?\]")
 
@@ -112,6 +114,8 @@ class Composer(Vertical):
         self._draft = ""
         self._pastes: dict[int, str] = {}
         self._completion_dismissed = False
+        self._completions_for = ""  # the text the menu was last made for
+        self._mention_text: str | None = None  # the text before an "@" that may open the file picker
 
     def compose(self) -> ComposeResult:
         yield SlashCompletions()
@@ -191,6 +195,7 @@ class Composer(Vertical):
         """Handle the composer's own keys; False lets the editor (and then the app's bindings) have the key."""
         key, area = event.key, self.input
         completions = self.completions
+        self._sync_completions()  # keys typed or pasted in a burst arrive before the menu's own update
         if completions.visible:
             if key in ("up", "down"):
                 completions.move(-1 if key == "up" else 1)
@@ -214,9 +219,21 @@ class Composer(Vertical):
         if key == "down" and browsing:
             return self._recall(1)
         if event.character == "@" and self._at_word_start():
-            self.post_message(self.MentionRequested())
-            return True
+            # The "@" goes in like any character; the picker opens only if nothing follows it at once, so a
+            # burst ("see @README.md", pasted or typed fast) is never sent into the picker.
+            self._mention_text = self.text  # what the editor holds before the "@" lands
+            self.set_timer(MENTION_AFTER_S, self._open_mention)
         return False
+
+    def _open_mention(self) -> None:
+        row, column = self.input.cursor_location
+        typed_alone = column > 0 and self.input.document[row][column - 1] == "@"
+        if self._mention_text is None or not typed_alone or len(self.text) != len(self._mention_text) + 1:
+            self._mention_text = None
+            return
+        self._mention_text = None
+        self.input.action_delete_left()  # the picker puts the path (or, when cancelled, the "@") back
+        self.post_message(self.MentionRequested())
 
     def _at_word_start(self) -> bool:
         row, column = self.input.cursor_location
@@ -233,7 +250,16 @@ class Composer(Vertical):
         self.post_message(self.Submitted(text.strip()))
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._sync_completions()
+
+    def _sync_completions(self) -> None:
+        """Make the menu match the text now. `TextArea.Changed` reaches the composer only after the editor has
+        handled every key already queued, so a burst (`/status` + Enter, pasted or typed fast) would otherwise
+        meet a menu still showing what matched `/`, and Enter would run its first entry."""
         text = self.text
+        if text == self._completions_for:
+            return
+        self._completions_for = text
         matches = slash_commands.complete(text) if "\n" not in text else []
         if not text:
             self._completion_dismissed = False

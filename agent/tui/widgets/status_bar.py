@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from rich.text import Text
 from textual.widget import Widget
 
+from agent.context_budget import percent_used
+
 
 @dataclass(frozen=True)
 class StatusLine:
@@ -64,10 +66,9 @@ class StatusBar(Widget):
 
     def context_text(self) -> str:
         line = self.line
-        if line.context_window:
-            percent = min(100, round(100 * line.context_used / line.context_window))
-            return f"ctx {percent}%"
-        return f"ctx {human_count(line.context_used)}" if line.context_used else "ctx –"
+        if line.context_window:  # the unit /status and the session's warnings use too
+            return f"ctx {percent_used(line.context_used, line.context_window)}%"
+        return f"ctx {human_count(line.context_used)} tok" if line.context_used else "ctx –"
 
     def render(self) -> Text:
         """Everything that fits; on a narrow line the provider name goes first, then the speed, then the cwd."""
