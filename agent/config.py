@@ -235,6 +235,13 @@ _NO_EFFECT_CODEX_KEYS = frozenset({
     "disable_paste_burst", "model_catalog_json", "stream_max_retries", "tools_web_search",
 }) | (_CODEX_KEYS - _IMPLEMENTED_CODEX_KEYS)
 _NO_EFFECT_TABLE_KEYS: tuple[tuple[str, ...], ...] = (("shell_environment_policy", "experimental_use_profile"),)
+# Keys of Codex's [model_providers.X] and [mcp_servers.X] tables that have no effect here (OpenAI sign-in,
+# OAuth, a second retry budget for streams: cut streams share request_max_retries).
+_NO_EFFECT_NESTED_KEYS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "model_providers": frozenset({"stream_max_retries", "requires_openai_auth", "env_key_instructions",
+                                  "experimental_bearer_token"}),
+    "mcp_servers": frozenset({"required", "scopes", "oauth_resource"}),
+})
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 REASONING_SUMMARIES = ("auto", "concise", "detailed", "none")
 VERBOSITIES = ("low", "medium", "high")
@@ -902,6 +909,9 @@ def _no_effect_warnings(tree: _Tree) -> list[str]:
     """One sentence naming every key Codex defines that is set but has no effect here; [] when there is none."""
     keys = [key for key in tree.data if key in _NO_EFFECT_CODEX_KEYS or key.startswith("experimental_")]
     keys += [".".join(path) for path in _NO_EFFECT_TABLE_KEYS if tree.get(path) is not None]
+    keys += [f"{table}.{name}.{key}" for table, keys_here in _NO_EFFECT_NESTED_KEYS.items()
+             for name, value in (tree.get((table,)) or {}).items() if isinstance(value, dict)
+             for key in value if key in keys_here]
     if not keys:
         return []
     shown = ", ".join(sorted(keys))

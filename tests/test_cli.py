@@ -28,6 +28,8 @@ BAD_INPUT = {
     "audit with a bad action": ["audit", "bogus"],
     "models with a flag it does not take": ["models", "-s", "read-only"],
     "undo with a flag it does not take": ["undo", "--full-auto"],
+    "mcp with a bad action": ["mcp", "bogus"],
+    "mcp-server with a bad flag": ["mcp-server", "--bogus"],
 }
 
 
@@ -39,6 +41,11 @@ def test_bad_input_is_one_error_line_and_exit_2(args: list[str], git_repo: Path,
     assert len(errors) == 1 and errors[0].startswith("error: "), run.stderr
     assert "Traceback" not in run.stderr and "codex: error" not in run.stderr
     assert "loading" not in run.stderr.lower()  # nothing was loaded before the arguments were known to be valid
+
+
+def test_an_unknown_exec_flag_shows_the_usage_of_exec(git_repo: Path, run_codex: RunCodex):
+    run = run_codex(["exec", "--bogus", "hi"], git_repo)
+    assert run.stderr.startswith("usage: codex exec ") and "--output-schema" in run.stderr
 
 
 def test_top_level_help_lists_every_command_and_no_internal_name(run_codex: RunCodex, tmp_path: Path):

@@ -630,3 +630,13 @@ def test_unknown_keys_from_profiles_and_overrides_warn_once(env: dict[str, str],
         f"{path} line 3: unknown key 'profiles.p.colour' is ignored; check its spelling or remove it",
         "in -c override 'flavour.x=1': unknown key 'flavour' is ignored; check its spelling or remove it",
     )
+
+
+def test_codex_provider_and_mcp_keys_without_effect_are_named_in_the_warning(env: dict[str, str], home: Path) -> None:
+    write_config(home, '[model_providers.gw]\nname = "gw"\nbase_url = "http://127.0.0.1:1/v1"\n'
+                       'requires_openai_auth = true\nstream_max_retries = 3\n\n'
+                       '[mcp_servers.docs]\ncommand = "docs-server"\nrequired = true\n')
+    warnings = " ".join(load(env).warnings)
+    for key in ("model_providers.gw.requires_openai_auth", "model_providers.gw.stream_max_retries",
+                "mcp_servers.docs.required"):
+        assert key in warnings

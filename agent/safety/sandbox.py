@@ -82,6 +82,7 @@ class SandboxPolicy:
     hidden_paths: tuple[Path, ...] = ()
     private_tmp: Path | None = None
     network: bool = False
+    visible_paths: tuple[Path, ...] = ()  # kept visible (not writable) where a cover would hide them
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -99,8 +100,9 @@ class SandboxPolicy:
             return cls("danger-full-access", network=True)
         home = _real(config.codex_home)
         private = (home,) if os.path.isdir(home) else ()
+        visible = _visible_dirs(env)
         if config.sandbox_mode == "read-only":
-            return cls("read-only", private_paths=private, hidden_paths=_socket_dirs(env))
+            return cls("read-only", private_paths=private, hidden_paths=_socket_dirs(env), visible_paths=visible)
         settings = config.sandbox_workspace_write
         workspace = [_real(root) for root in config.writable_roots()]
         roots = list(workspace)
@@ -120,11 +122,18 @@ class SandboxPolicy:
                      if any(path.is_relative_to(root) for root in roots)]
         return cls("workspace-write", tuple(roots), tuple(dict.fromkeys([*extra, *read_only])),
                    tuple(dict.fromkeys(guarded)), private, () if settings.network_access else _socket_dirs(env),
-                   private_tmp, settings.network_access)
+                   private_tmp, settings.network_access, visible)
 
 
 def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
+
+
+def _visible_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """Directories commands look up although no writable root holds them: where the agent was started, and
+    pyenv's PYENV_DIR (its shims `cd` there; a pyenv Python in a sandbox whose /tmp hid it printed errors)."""
+    dirs = [Path.cwd(), *([Path(env["PYENV_DIR"])] if env.get("PYENV_DIR", "").startswith("/") else [])]
+    return tuple(dict.fromkeys(_real(path) for path in dirs if path.is_dir()))
 
 
 def _socket_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
@@ -224,7 +233,7 @@ def policy_args(policy: SandboxPolicy) -> list[str]:
     args: list[str] = []
     for option, paths in (("--write", policy.writable_roots), ("--read-only", policy.read_only_subpaths),
                           ("--guard", policy.guarded_paths), ("--private", policy.private_paths),
-                          ("--hide", policy.hidden_paths)):
+                          ("--hide", policy.hidden_paths), ("--keep", policy.visible_paths)):
         for path in paths:
             args += [option, str(path)]
     if policy.private_tmp is not None:

@@ -10,8 +10,10 @@ Options: `--write PATH` (a writable root), `--read-only PATH` (kept read-only; s
 `--guard PATH` (kept read-only, and created as an empty placeholder directory first if missing, so a
 command cannot create it: `.git`, `.codex`), `--private PATH` (replaced by an empty read-only directory:
 CODEX_HOME), `--hide PATH` (the same, unless a writable root or the working directory is at or above it:
-/run), `--tmp DIR` (DIR is the command's /tmp; without it /tmp is an empty read-only directory, and like
---hide it is left alone when a writable root is /tmp itself), `--network`. `--unconfined` runs the command
+/run), `--keep PATH` (kept visible where a cover would hide it, with no write right: the directory the agent
+was started in, which tools such as pyenv look up), `--tmp DIR` (DIR is the command's /tmp; without it /tmp
+is an empty read-only directory, and like --hide it is left alone when a writable root is /tmp itself),
+`--network`. `--unconfined` runs the command
 with no sandbox but the same lifetime rules (`run_unconfined`): for danger-full-access and approved
 escalations.
 
@@ -138,6 +140,7 @@ USAGE = ("usage: sandbox_exec.py [--write PATH]... [--read-only PATH]... [--guar
          "[--private PATH]... [--tmp DIR] [--network] -- CMD [ARG]...")
 PATH_OPTIONS = {
     "--write": "write", "--read-only": "read_only", "--guard": "guard", "--hide": "hide", "--private": "private",
+    "--keep": "keep",
 }
 
 
@@ -154,6 +157,7 @@ class Options:
         self.guard: list[str] = []
         self.hide: list[str] = []
         self.private: list[str] = []
+        self.keep: list[str] = []
         self.tmp: str | None = None
         self.network = False
         self.unconfined = False
@@ -421,8 +425,8 @@ def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
     """In a new mount namespace: covers, binds back, read-only paths, /proc and /dev/pts (see the docstring)."""
     libc.call("creating a mount namespace (unshare)", "unshare", CLONE_NEWNS)
     libc.call("making mounts private (mount MS_REC|MS_SLAVE /)", "mount", None, b"/", None, MS_REC | MS_SLAVE, None)
-    kept = _outermost([*options.write, cwd])
-    kept_fds = {path: _open_path(path) for path in kept}
+    kept = _outermost([*options.write, cwd])  # a writable root or the cwd at or above a cover leaves it off
+    kept_fds = {path: _open_path(path) for path in _outermost([*kept, *options.keep])}
     if not any(_beneath("/tmp", root) or root == "/tmp" for root in kept):
         _cover(libc, "/tmp", _open_path(options.tmp) if options.tmp else None, kept_fds)
     for path in _outermost(options.hide):

@@ -130,5 +130,7 @@ def test_codex_undo_restores_the_tree_and_keeps_the_index(git_repo: Path, codex_
     assert {p.name: p.read_bytes() for p in git_repo.iterdir() if p.is_file()} == files_before
     assert git(git_repo, "diff", "--cached") == index_before
     assert git(git_repo, "rev-parse", "--abbrev-ref", "HEAD") == "main\n"
+    assert f"removed {git_repo / 'new.txt'}" in undo.stdout  # an added file is removed, not "restored"
+    assert f"restored {git_repo / 'staged.txt'}" in undo.stdout
     again = run_codex(["undo"], git_repo)
     assert again.returncode == 1 and "Nothing to undo" in again.stderr
