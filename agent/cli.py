@@ -14,18 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent import __version__
+from agent.arguments import Parser
 from agent.errors import UsageError, UserError
 
 SANDBOX_CHOICES = ("read-only", "workspace-write", "danger-full-access")
 APPROVAL_CHOICES = ("untrusted", "on-failure", "on-request", "never")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the CLI's one error style: the usage, then `error: <what>; see <prog> --help`, exit 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"error: {message}; see `{self.prog} --help`\n")
 
 
 def add_shared_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -103,7 +96,7 @@ def add_tui_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_tui_parser() -> argparse.ArgumentParser:
     """`codex [flags] [PROMPT]`: the TUI (a separate parser, since a prompt and subcommands cannot share a slot)."""
-    parser = _Parser(prog="codex", description="Open the TUI; see `codex --help` for commands.")
+    parser = Parser(prog="codex", description="Open the TUI; see `codex --help` for commands.")
     add_tui_flags(parser)
     add_shared_flags(parser)
     parser.add_argument("--list-models", action="store_true", help="with --oss: list local models and exit")
@@ -136,11 +129,11 @@ EXEC_EPILOG = ("To continue a session: codex exec resume [--last | SESSION_ID] [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="codex", usage=TOP_USAGE, description=TOP_DESCRIPTION, epilog=TOP_EPILOG)
+    parser = Parser(prog="codex", usage=TOP_USAGE, description=TOP_DESCRIPTION, epilog=TOP_EPILOG)
     parser.add_argument("--version", action="version", version=f"codex-local {__version__}")
     add_tui_flags(parser)
     add_shared_flags(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog="codex")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, prog="codex")
 
     def command(name: str, summary: str, **kwargs) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
@@ -320,6 +313,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     resume = None
     if args.command == "resume":
         resume = "--last" if args.last else args.session_id or "picker"
+    if resume not in (None, "picker"):  # a bad id fails here, before the TUI, a model or a server starts
+        from agent.config import load_config
+        from agent.exec import find_session
+
+        find_session(load_config(overrides_from(args)), resume)
     return run_tui(overrides_from(args), getattr(args, "prompt", None), alt_screen=not args.no_alt_screen,
                    resume=resume, ephemeral=args.ephemeral)
 

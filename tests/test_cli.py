@@ -29,6 +29,8 @@ BAD_INPUT = {
     "models with a flag it does not take": ["models", "-s", "read-only"],
     "undo with a flag it does not take": ["undo", "--full-auto"],
     "mcp with a bad action": ["mcp", "bogus"],
+    "TUI resume with a bad id": ["resume", "no-such-id"],
+    "TUI resume --last with no session": ["resume", "--last"],
     "mcp-server with a bad flag": ["mcp-server", "--bogus"],
 }
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.arguments import Parser
 from agent.config import Config, McpServerConfig, load_config
 from agent.errors import UserError
 
@@ -36,8 +37,8 @@ _HEADER = re.compile(r"^\s*\[\[?(?P<key>[^\[\]]*)\]\]?\s*(#.*)?$")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codex mcp", description="Manage the MCP servers in config.toml.")
-    commands = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    parser = Parser(prog="codex mcp", description="Manage the MCP servers in config.toml.")
+    commands = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     listing = commands.add_parser("list", help="list the configured servers")
     listing.add_argument("--json", action="store_true")
     get = commands.add_parser("get", help="show one server")

@@ -78,9 +78,6 @@ def default_threads(cpus: int | None = None) -> tuple[int, int]:
     return half, half
 
 
-SCHEMA_REPEAT_PENALTY = 1.1
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     n_ctx: int | None = None
@@ -243,7 +240,7 @@ class EmbeddedClient:
         # a text reply stops at max_new.
         chunks = self.llm.create_completion(
             prompt.tokens, max_tokens=self.context_window - len(prompt.tokens), temperature=self.options.temperature,
-            stop=prompt.stop, grammar=grammar, stream=True, repeat_penalty=self._repeat_penalty(request),
+            stop=prompt.stop, grammar=grammar, stream=True, repeat_penalty=self.options.repeat_penalty,
             seed=self.options.seed,
         )
         must_complete = request.output_schema is not None  # JSON cut short would not parse
@@ -338,13 +335,6 @@ class EmbeddedClient:
             return ModelResponse(text=text.strip(), usage=usage, generation_seconds=generation_seconds)
         self._raw_calls[call.call_id] = text.strip()
         return ModelResponse(tool_calls=(call,), usage=usage, generation_seconds=generation_seconds)
-
-    def _repeat_penalty(self, request: ModelRequest) -> float:
-        """The session's penalty, but at least llama.cpp's usual 1.1 under --output-schema: without it a small
-        model repeats an array item until the window is full, and the JSON never closes."""
-        if request.output_schema is not None:
-            return max(self.options.repeat_penalty, SCHEMA_REPEAT_PENALTY)
-        return self.options.repeat_penalty
 
     def _max_new_tokens(self, request: ModelRequest, prompt_tokens: int) -> int:
         room = self.context_window - prompt_tokens
