@@ -94,6 +94,7 @@ def test_embedded_model_scaffold_run_ends_with_a_valid_report(example_repo: Path
     # n_threads 1: on a busy CI machine llama.cpp's threads spin against each other (5x slower measured).
     args = ["exec", "--oss", "-c", "model_providers.embedded.n_ctx=4096", "-c", "model_providers.embedded.n_threads=1",
             "-c", "model_max_output_tokens=48", "-c", "max_turn_steps=4", "--full-auto",
+            "-c", "model_providers.embedded.repeat_penalty=1.1",  # see test_output_schema: the tiny model may loop
             "--output-schema", str(SCHEMA_FILE), PROMPT]
     run = run_codex(args, example_repo, timeout=300)
 
