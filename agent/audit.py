@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from agent.errors import UsageError, UserError
+from agent.fileio import fsync_directory, write_all, write_atomic
 from agent.redact import Redactor
 
 GENESIS = "0" * 64  # `prev` of the first line of the first file
@@ -424,7 +425,7 @@ class AuditLog:
             for entry in old:
                 with contextlib.suppress(FileNotFoundError):  # already gone: the head no longer expects it
                     os.replace(self.directory / entry.name, self.directory / RETIRED_DIR / entry.name)
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         return old
 
     def send_witness(self) -> str | None:
@@ -487,12 +488,12 @@ class AuditLog:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             # a torn last line stays (verify reports it); ours starts on its own line
-            _write_all(fd, (b"\n" if _ends_without_newline(fd) else b"") + raw + b"\n")
+            write_all(fd, (b"\n" if _ends_without_newline(fd) else b"") + raw + b"\n")
             os.fsync(fd)
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.directory)
+            fsync_directory(self.directory)
         head = head.appended(name, record.seq, sha256_hex(raw), record.prev, _format_ts(ts))
         write_head(self.directory, head)
         return record, head
@@ -513,20 +514,6 @@ class AuditLog:
 
 def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _ends_without_newline(fd: int) -> bool:
@@ -634,15 +621,7 @@ def read_head(directory: Path) -> Head | None:
 
 def write_head(directory: Path, head: Head) -> None:
     """Replace head.json atomically: write a temp file, fsync it, rename it over, fsync the directory."""
-    temp = Path(directory) / HEAD_TEMP
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        _write_all(fd, _encode(head.to_json()) + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, Path(directory) / HEAD_FILE)
-    _fsync_dir(Path(directory))
+    write_atomic(Path(directory) / HEAD_FILE, _encode(head.to_json()) + b"\n", 0o600, temp_name=HEAD_TEMP)
 
 
 def rebuild_head(files: Iterable[Path]) -> Head:

@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     models_parser = command("models", "list the GGUF models the embedded engine can find on this machine")
     add_config_flags(models_parser, suppress=True)
     add_model_flags(models_parser, suppress=True, model=False)
+    # codex doctor (our extension): a report on the configured provider for bug reports
+    doctor_parser = command("doctor", "check the configured model provider (a report for bug reports)")
+    add_config_flags(doctor_parser, suppress=True)
+    add_model_flags(doctor_parser, suppress=True)
     parser.add_argument("--list-models", action="store_true", help="with --oss: list local models and exit")
     return parser
 
@@ -270,6 +274,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from agent.models.listing import print_models
 
         return print_models(overrides_from(args))
+    if args.command == "doctor":
+        from agent.doctor import run_doctor
+
+        return run_doctor(overrides_from(args))
     if args.command in ("exec", "e", "exec-resume"):
         from agent.exec import run_exec
 
@@ -315,7 +323,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         resume = "--last" if args.last else args.session_id or "picker"
     if resume not in (None, "picker"):  # a bad id fails here, before the TUI, a model or a server starts
         from agent.config import load_config
-        from agent.exec import find_session
+        from agent.session_open import find_session
 
         find_session(load_config(overrides_from(args)), resume)
     return run_tui(overrides_from(args), getattr(args, "prompt", None), alt_screen=not args.no_alt_screen,

@@ -31,12 +31,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from agent.errors import ConfigError
+from agent.protocol import APPROVAL_POLICIES, SANDBOX_MODES, ApprovalPolicy, SandboxMode
 
-SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
-APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
 WIRE_APIS = ("chat", "responses")
 ENV_INHERIT = ("all", "core", "none")
 HISTORY_PERSISTENCE = ("save-all", "none")
@@ -72,6 +71,7 @@ class ProviderInfo:
     stream_idle_timeout_ms: int = 300_000
     options: Mapping[str, Any] = field(default_factory=_empty_map)  # every other key of the table
     builtin: bool = False
+    wire_api_explicit: bool = field(default=False, compare=False)  # set in config: built-in ollama leaves native
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ class Config:
     model: str | None
     provider: ProviderInfo  # the selected provider
     providers: Mapping[str, ProviderInfo]  # built-ins + configured
-    approval_policy: str = "on-request"
-    sandbox_mode: str = "read-only"
+    approval_policy: ApprovalPolicy = "on-request"
+    sandbox_mode: SandboxMode = "read-only"
     sandbox_workspace_write: SandboxWorkspaceWrite = field(default_factory=SandboxWorkspaceWrite)
     additional_writable_roots: tuple[Path, ...] = ()  # --add-dir
     model_context_window: int | None = None
@@ -174,6 +174,9 @@ class Config:
     audit_syslog_socket: str = "/dev/log"  # [audit] syslog_socket: the unix socket the syslog witness writes to
     mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=_empty_map)  # [mcp_servers.<name>]
     warnings: tuple[str, ...] = ()  # one sentence each, e.g. an unknown key
+    # our extension: how tools reach an endpoint's model ("native" | "text" | "auto"); None: not set at the top
+    # level (a provider's own tool_call_format, then agent/models/quirks.toml, decide; see agent/models/text_tools)
+    tool_call_format: str | None = None
 
     def writable_roots(self) -> tuple[Path, ...]:
         """cwd, --add-dir and sandbox_workspace_write.writable_roots, resolved, de-duplicated; no temp dirs."""
@@ -207,7 +210,7 @@ _OUR_KEYS = frozenset({
     "model_max_output_tokens", "model_auto_compact_token_limit", "project_doc_max_bytes", "profile",
     "profiles", "sandbox_workspace_write", "shell_environment_policy", "model_providers", "history",
     "max_turn_steps", "models", "local_only", "local_only_allow_hosts", "audit", "mcp_servers",
-    "openai_base_url",
+    "openai_base_url", "tool_call_format",
 })
 # Keys Codex defines that we accept without using them (plus anything named experimental_*).
 _CODEX_KEYS = frozenset({
@@ -650,7 +653,21 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         audit_syslog_socket=_expand_user(_str(tree, ("audit", "syslog_socket"), "/dev/log") or "/dev/log", env),
         mcp_servers=_mcp_servers(tree, cwd, env),
         warnings=tuple(dict.fromkeys([*tree.warnings, *_unknown_key_warnings(tree), *_no_effect_warnings(tree)])),
+        tool_call_format=_tool_call_format(tree, providers),
     )
+
+
+# --- tool_call_format (our extension): top level and [model_providers.<id>] -----------------------------------
+
+TOOL_CALL_FORMATS = ("native", "text", "auto")
+
+
+def _tool_call_format(tree: _Tree, providers: Mapping[str, ProviderInfo]) -> str | None:
+    """The top-level tool_call_format (None when unset), after checking every provider's own key too (that one
+    stays in the provider's options, where agent/models/text_tools.py reads it)."""
+    for provider_id in providers:
+        _optional_choice(tree, ("model_providers", provider_id, "tool_call_format"), TOOL_CALL_FORMATS)
+    return _optional_choice(tree, ("tool_call_format",), TOOL_CALL_FORMATS)
 
 
 def _expand_user(value: str, env: Mapping[str, str]) -> str:
@@ -756,6 +773,7 @@ def _configured_provider(tree: _Tree, provider_id: str, base: ProviderInfo | Non
         ),
         options=_frozen({**base.options, **{k: v for k, v in table.items() if k not in _PROVIDER_KEYS}}),
         builtin=base.builtin,
+        wire_api_explicit="wire_api" in table or base.wire_api_explicit,
     )
 
 
@@ -790,7 +808,7 @@ def _flag_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> str 
     return value
 
 
-def _policies(tree: _Tree, ov: Overrides) -> tuple[str, str]:
+def _policies(tree: _Tree, ov: Overrides) -> tuple[SandboxMode, ApprovalPolicy]:
     sandbox = _choice(tree, ("sandbox_mode",), SANDBOX_MODES, "read-only")
     approval = _choice(tree, ("approval_policy",), APPROVAL_POLICIES, "on-request")
     if ov.full_auto and ov.dangerously_bypass:
@@ -803,7 +821,7 @@ def _policies(tree: _Tree, ov: Overrides) -> tuple[str, str]:
         sandbox, approval = "danger-full-access", "never"
     sandbox = _flag_choice("-s/--sandbox", ov.sandbox_mode, SANDBOX_MODES) or sandbox
     approval = _flag_choice("-a/--ask-for-approval", ov.approval_policy, APPROVAL_POLICIES) or approval
-    return sandbox, approval
+    return cast(SandboxMode, sandbox), cast(ApprovalPolicy, approval)  # each checked against its choices above
 
 
 def _sandbox_workspace_write(tree: _Tree, cwd: Path, env: Mapping[str, str]) -> SandboxWorkspaceWrite:

@@ -7,9 +7,11 @@ this module does not print or exit.
 
 
 class UserError(Exception):
-    """An error a user can hit and fix; str(e) is one sentence naming the file/key/URL/path and the fix."""
+    """An error a user can hit and fix; str(e) is one sentence naming the file/key/URL/path and the fix.
+    `turn_failure` is the reason `turn.failed` gives when it ends a turn (agent.protocol.TurnFailureReason)."""
 
     exit_code: int = 1
+    turn_failure: str = "error"
 
 
 class ConfigError(UserError):
@@ -25,4 +27,6 @@ class UsageError(UserError):
 
 
 class TurnStopped(Exception):
-    """Ends the current turn early (interrupt, step limit, the user's "deny and stop"); the message says why."""
+    """Ends the current turn early (an interrupt, the user's "deny and stop"); the message says why."""
+
+    turn_failure: str = "interrupted"

@@ -6,6 +6,10 @@ It is built in a throwaway index (GIT_INDEX_FILE), so the user's index, HEAD, br
 change; each snapshot's parent is the previous snapshot on the same ref, so all of them stay reachable
 (`git log refs/codex/snapshots/<thread>` lists them; `git update-ref -d` on the ref drops them).
 
+`repo_root` is the one repository-root finder of agent/ (AGENTS.md discovery, exec's git-repo check, folder
+trust, undo and /diff all use it). It looks at the file system only, and gitpython (about 30 ms to import) is
+imported on first use by the functions that need it, so importing this module stays cheap.
+
 This module does not decide when to snapshot or which paths to put back (see agent/undo.py), never
 restores the index, and never writes the user's index, HEAD or branches.
 """
@@ -19,10 +23,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
-
+from agent.fileio import write_atomic
 from agent.safety.git_programs import neutralising_env
+
+if TYPE_CHECKING:
+    import git
 
 # Untracked files larger than this, and untracked directories holding at least this many files
 # (an unignored virtualenv, a folder of model weights), are left out of snapshots and /diff: hashing
@@ -55,38 +62,28 @@ class CommittedFile:
 
 
 def repo_root(path: Path) -> Path | None:
-    """The top of the working tree containing `path` (a file or directory), or None outside git or in a bare repo."""
-    start = Path(path).absolute()
-    while not start.exists() and start != start.parent:
-        start = start.parent
-    if start.is_file():
-        start = start.parent
-    try:
-        with git.Repo(start, search_parent_directories=True) as repo:
-            top = repo.working_tree_dir
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    return Path(top) if top else None
+    """The nearest directory at or above `path` (a file or a directory, existing or not; symlinks resolved) that
+    holds a `.git` entry (a directory, or the `.git` file of a worktree or submodule), or None: Codex's rule.
+    Only the file system is read, so a bare repository has no root and a broken `.git` still marks one."""
+    start = Path(path).resolve()
+    for directory in (start, *start.parents):
+        if os.path.lexists(directory / ".git"):
+            return directory
+    return None
 
 
 def current_branch(path: Path) -> str | None:
     """The checked-out branch's short name (also before the first commit), or None when detached or outside git."""
-    root = repo_root(path)
-    if root is None:
-        return None
-    with git.Repo(root) as repo:
-        if repo.head.is_detached:
+    with _repository_at(path) as repo:
+        if repo is None or repo.head.is_detached:
             return None
         return repo.head.reference.name
 
 
 def head_commit(path: Path) -> str | None:
     """HEAD's full sha, or None outside git or before the first commit."""
-    root = repo_root(path)
-    if root is None:
-        return None
-    with git.Repo(root) as repo:
-        return _head(repo)
+    with _repository_at(path) as repo:
+        return _head(repo) if repo is not None else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -119,6 +116,8 @@ def snapshot(root: Path, message: str, ref: str, *, max_untracked_file_bytes: in
 
 def files_in_commit(root: Path, commit: str, paths: Sequence[Path]) -> dict[Path, CommittedFile | None]:
     """What `commit` holds at each absolute path under `root`: a file, or None (nothing there, or a directory)."""
+    from git import Blob
+
     found: dict[Path, CommittedFile | None] = {}
     with _open(root) as repo:
         tree = repo.commit(commit).tree
@@ -131,12 +130,12 @@ def files_in_commit(root: Path, commit: str, paths: Sequence[Path]) -> dict[Path
                 continue
             if entry.type != "blob":
                 found[path] = None  # a directory or a submodule: not a file
-            elif entry.mode == git.Blob.link_mode:
+            elif entry.mode == Blob.link_mode:
                 found[path] = CommittedFile(entry.data_stream.read(), symlink=True)
             else:
                 data = repo.git.cat_file("--filters", f"--path={relative}", entry.hexsha,
                                          stdout_as_string=False, strip_newline_in_stdout=False)
-                found[path] = CommittedFile(data, executable=entry.mode == git.Blob.executable_mode)
+                found[path] = CommittedFile(data, executable=entry.mode == Blob.executable_mode)
     return found
 
 
@@ -180,15 +179,13 @@ def write_file(path: Path, committed: CommittedFile) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir() and not path.is_symlink():
         path.rmdir()  # only an empty directory can give way; anything else raises
+    if not committed.symlink:  # the modes git checks out: 0o777 or 0o666 less the umask
+        write_atomic(path, committed.data, 0o777 if committed.executable else 0o666)
+        return
     temp = path.parent / f".{path.name}.codex-restore-{os.getpid()}"
     temp.unlink(missing_ok=True)
     try:
-        if committed.symlink:
-            os.symlink(os.fsdecode(committed.data), temp)
-        else:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if committed.executable else 0o666)
-            with os.fdopen(fd, "wb") as f:
-                f.write(committed.data)
+        os.symlink(os.fsdecode(committed.data), temp)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -209,9 +206,28 @@ def remove_file(path: Path) -> None:
 
 
 @contextmanager
+def _repository_at(path: Path) -> Iterator[git.Repo | None]:
+    """The repository whose working tree holds `path`, or None outside git or when its `.git` cannot be read."""
+    import git  # on first use: see the module docstring
+
+    root = repo_root(path)
+    try:
+        repo = git.Repo(root) if root is not None else None
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        repo = None
+    if repo is None:
+        yield None
+        return
+    with repo:
+        yield repo
+
+
+@contextmanager
 def _open(root: Path) -> Iterator[git.Repo]:
     """The repository, with every program its own config names disarmed for our commands (they run outside
     the sandbox, on a repository we did not write: agent.safety.git_programs)."""
+    import git  # on first use: see the module docstring
+
     with git.Repo(root) as repo:
         repo.git.update_environment(**neutralising_env(Path(root)))
         yield repo
@@ -222,6 +238,8 @@ def _head(repo: git.Repo) -> str | None:
 
 
 def _resolve(repo: git.Repo, ref: str) -> str | None:
+    import git
+
     try:
         return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
     except git.GitCommandError:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from agent.config import HISTORY_PERSISTENCE
 from agent.errors import UserError
+from agent.fileio import write_all
 
 try:
     import fcntl
@@ -66,7 +67,7 @@ class PromptHistory:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # a killed writer's half line: end it first
                     data = b"\n" + data
-                _write_all(fd, data)
+                write_all(fd, data)
                 if self.max_bytes is not None and size + len(data) > self.max_bytes:
                     _trim(fd, int(self.max_bytes * TRIM_TO))
             finally:
@@ -96,12 +97,6 @@ class PromptHistory:
         return texts[-limit:]
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _trim(fd: int, budget: int) -> None:
     """Keep the newest whole lines of the file that fit in budget bytes (at least the last one); fd is locked."""
     lines = os.pread(fd, os.fstat(fd).st_size, 0).splitlines(keepends=True)
@@ -112,4 +107,4 @@ def _trim(fd: int, budget: int) -> None:
         kept.append(line)
         used += len(line)
     os.ftruncate(fd, 0)
-    _write_all(fd, b"".join(reversed(kept)))  # O_APPEND: written from offset 0 of the emptied file
+    write_all(fd, b"".join(reversed(kept)))  # O_APPEND: written from offset 0 of the emptied file

@@ -3,10 +3,10 @@
 Order, most general first (so deeper files win when they disagree):
 
 1. the global file: `$CODEX_HOME/AGENTS.override.md` if it exists, else `$CODEX_HOME/AGENTS.md`;
-2. one file per directory from the git root (the nearest ancestor holding a `.git` entry; the working
-   directory itself when not in a repository) down to the working directory: `AGENTS.override.md` if
-   it exists, else `AGENTS.md`, else the first existing file of `fallback_filenames` (config
-   `project_doc_fallback_filenames`, e.g. `CLAUDE.md`), in the order given.
+2. one file per directory from the git root (`agent.git.repo_root`: the nearest ancestor holding a `.git`
+   entry; the working directory itself when not in a repository) down to the working directory:
+   `AGENTS.override.md` if it exists, else `AGENTS.md`, else the first existing file of `fallback_filenames`
+   (config `project_doc_fallback_filenames`, e.g. `CLAUDE.md`), in the order given.
 
 An existing override file always wins, so an empty `AGENTS.override.md` silences that directory's
 `AGENTS.md`. Files whose text is only whitespace are skipped; unreadable files are skipped too.
@@ -20,9 +20,11 @@ The message is byte-stable for the same files, so the model's prompt prefix stay
 does not run git, watch files, or build the system prompt.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.git import repo_root
+from agent.git import repo_root as find_repo_root  # noqa: F401  # moved: import from agent.git (repo_root)
 
 OVERRIDE_FILENAME = "AGENTS.override.md"
 DEFAULT_FILENAME = "AGENTS.md"
@@ -37,15 +39,6 @@ class ProjectDocs:
     files: tuple[Path, ...]  # the files actually included, in order
     text: str  # the user-instructions message body sent to the model ("" if none)
     truncated: bool
-
-
-def find_repo_root(start: Path) -> Path | None:
-    """The nearest ancestor of start (or start itself) containing a ".git" entry, directory or file."""
-    start = start.resolve()
-    for directory in (start, *start.parents):
-        if os.path.lexists(directory / ".git"):
-            return directory
-    return None
 
 
 def discover_agents_files(cwd: Path, codex_home: Path, fallback_filenames: tuple[str, ...] = ()) -> list[Path]:
@@ -95,7 +88,7 @@ def _pick(directory: Path, fallback_filenames: tuple[str, ...] = ()) -> Path | N
 
 def _project_dirs(cwd: Path) -> list[Path]:
     cwd = cwd.resolve()
-    root = find_repo_root(cwd) or cwd
+    root = repo_root(cwd) or cwd
     chain = []
     for directory in (cwd, *cwd.parents):
         chain.append(directory)

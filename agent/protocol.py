@@ -11,7 +11,15 @@ This module holds data only: no I/O, no policy.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+# --- policy names: spelled once, here -------------------------------------------------
+
+ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
+SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
+APPROVAL_POLICIES: tuple[ApprovalPolicy, ...] = get_args(ApprovalPolicy)
+SANDBOX_MODES: tuple[SandboxMode, ...] = get_args(SandboxMode)
 
 # --- items: the things a turn produces -------------------------------------------------
 
@@ -190,13 +198,21 @@ class TurnCompleted:
     usage: Usage
     duration_ms: int = 0
     tokens_per_second: float | None = None
+    last_agent_message: str | None = None  # the turn's final message (Codex's TaskComplete); not in --json
     type: str = "turn.completed"
+
+
+# Why a turn ended without completing: the user interrupted it; the model or its server failed (a request, a
+# stream, a model that cannot be loaded); the conversation no longer fits the window; the final message does not
+# match --output-schema; anything else a user can fix (a config or file error, named in the message).
+TurnFailureReason = Literal["interrupted", "model_error", "context_window", "output_schema", "error"]
 
 
 @dataclass(frozen=True)
 class TurnFailed:
     message: str
     usage: Usage = Usage()
+    reason: TurnFailureReason = "error"  # not in --json, whose turn.failed has only the message
     type: str = "turn.failed"
 
 
@@ -260,15 +276,114 @@ Event = (
     | Error
 )
 
+@dataclass(frozen=True)
+class SessionStatus:
+    """What /status shows: the answer to `GetStatus`."""
+
+    thread_id: str
+    model: str
+    provider: str
+    endpoint: str
+    sandbox: SandboxMode
+    approval: ApprovalPolicy
+    agents_files: tuple[Path, ...]
+    usage: Usage
+    context_window: int | None
+    context_used: int
+    rollout: Path | None
+
+
+@dataclass(frozen=True)
+class SessionConfigured:
+    """Emitted once by `Session.start`, before anything else of the thread is shown: what a front end needs to
+    draw it. `initial_events` are a resumed thread's stored events (to redraw its transcript), `prompt_history`
+    the user's earlier prompts (the composer's Up key), `status` as `GetStatus` would answer."""
+
+    status: SessionStatus
+    prompt_history: tuple[str, ...] = ()
+    initial_events: tuple[Event, ...] = ()
+    resumed: bool = False
+    type: str = "session.configured"
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    status: SessionStatus
+    type: str = "session.status"
+
+
+@dataclass(frozen=True)
+class TurnContextChanged:
+    """`OverrideTurnContext` took effect: the turns from now on use this model and these policies."""
+
+    status: SessionStatus
+    type: str = "turn_context.changed"
+
+
+@dataclass(frozen=True)
+class ContextCompacted:
+    """`Compact` replaced the history with a summary; the context used before and after, in tokens."""
+
+    tokens_before: int
+    tokens_after: int
+    context_window: int | None
+    type: str = "context.compacted"
+
+
+@dataclass(frozen=True)
+class UndoCompleted:
+    """`Undo` put back the files the last turn with edits changed: `restored` to their earlier content, `removed`
+    (files that turn added) deleted again."""
+
+    restored: tuple[Path, ...] = ()
+    removed: tuple[Path, ...] = ()
+    type: str = "undo.completed"
+
+
+@dataclass(frozen=True)
+class OperationFailed:
+    """An operation other than a turn could not be done (nothing to undo, a model that does not load, a
+    compaction the server refused); the session goes on. One sentence, with the fix."""
+
+    operation: Literal["compact", "undo", "override_turn_context", "status"]
+    message: str
+    type: str = "operation.failed"
+
+
+@dataclass(frozen=True)
+class ShutdownComplete:
+    """`Shutdown` is done: the rollout is closed; `resume_hint` says how to continue the thread (None when the
+    session kept nothing to resume from)."""
+
+    resume_hint: str | None = None
+    type: str = "shutdown.complete"
+
+
+Event = (
+    Event
+    | SessionConfigured
+    | StatusReport
+    | TurnContextChanged
+    | ContextCompacted
+    | UndoCompleted
+    | OperationFailed
+    | ShutdownComplete
+)
+
 # Events that exist for front ends only; `exec --json` leaves them out to keep Codex's schema.
-DISPLAY_ONLY = (TextDelta, OutputDelta, Warning, Status, ApprovalRequested)
+DISPLAY_ONLY = (TextDelta, OutputDelta, Warning, Status, ApprovalRequested, SessionConfigured, StatusReport,
+                TurnContextChanged, ContextCompacted, UndoCompleted, OperationFailed, ShutdownComplete)
 
 # --- operations: what front ends tell the core ------------------------------------------
 
 
 @dataclass(frozen=True)
 class UserInput:
+    """Run a turn on this prompt; `images` are paths of local image files (`--image`, Codex's `local_image`
+    input), sent as `data:` URLs, or dropped with a warning where the model cannot see them."""
+
     text: str
+    images: tuple[str, ...] = ()
     type: str = "user_input"
 
 
@@ -289,7 +404,48 @@ class ApprovalDecision:
     type: str = "approval_decision"
 
 
-Op = UserInput | Interrupt | ApprovalDecision
+@dataclass(frozen=True)
+class Compact:
+    """Summarise the thread now (/compact); answered by `ContextCompacted` or `OperationFailed`."""
+
+    type: str = "compact"
+
+
+@dataclass(frozen=True)
+class Undo:
+    """Put back the files the last turn with edits changed (/undo); answered by `UndoCompleted` or
+    `OperationFailed`."""
+
+    type: str = "undo"
+
+
+@dataclass(frozen=True)
+class OverrideTurnContext:
+    """Change the policies or the model for the turns that follow (/approvals, /model); None keeps a setting.
+    `provider` is a `[model_providers]` id; a new model is loaded before `TurnContextChanged` is emitted."""
+
+    approval_policy: ApprovalPolicy | None = None
+    sandbox_mode: SandboxMode | None = None
+    provider: str | None = None
+    model: str | None = None
+    type: str = "override_turn_context"
+
+
+@dataclass(frozen=True)
+class GetStatus:
+    """Ask for a `StatusReport`."""
+
+    type: str = "get_status"
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """End the session: close its rollout; answered by `ShutdownComplete`."""
+
+    type: str = "shutdown"
+
+
+Op = UserInput | Interrupt | ApprovalDecision | Compact | Undo | OverrideTurnContext | GetStatus | Shutdown
 
 # --- JSON form ---------------------------------------------------------------------------
 
@@ -326,6 +482,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
             return body
         case TurnFailed(message=message):
             return {"type": event.type, "error": {"message": message}}
+        case SessionConfigured() | StatusReport() | TurnContextChanged():
+            return {"type": event.type}  # display only; never written to --json
         case _:
             return {"type": event.type} | asdict(event)
 

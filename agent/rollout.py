@@ -25,8 +25,9 @@ CODEX_HOME may be shared with Codex). The file is created with mode 0600: it hol
 
   A history `Message` becomes one or more items: a user message one `message`; an assistant message its text
   `message` (left out when the text is empty and there are calls) and then one `function_call` per tool call; a
-  tool message one `function_call_output`. All items of one `Message` are written in a single write.
-  Loading groups `function_call`s back into the assistant message just before them.
+  tool message one `function_call_output` (agent.models.response_items owns this conversion, both ways; a
+  rollout stores no images). All items of one `Message` are written in a single write. Loading groups
+  `function_call`s back into the assistant message just before them.
 
 - `compacted`: the history was replaced (context compaction)::
 
@@ -60,6 +61,7 @@ This module does not decide when to write (the session and front ends do; `--eph
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,7 +76,9 @@ from typing import Any
 from agent import __version__
 from agent.config import Config
 from agent.errors import UserError
-from agent.models.base import Message, ToolCall
+from agent.fileio import fsync_directory, write_all
+from agent.models.base import Message
+from agent.models.response_items import add_item, content_text, message_to_items
 from agent.protocol import Event, OutputDelta, Status, TextDelta, event_to_json
 
 ORIGINATOR = "codex-local"
@@ -208,11 +212,11 @@ class RolloutWriter:
 
     def message(self, message: Message) -> None:
         """Store one message appended to the model-facing history."""
-        self._write([_line("response_item", item) for item in message_to_items(message)])
+        self._write([_line("response_item", item) for item in _stored_items(message)])
 
     def compacted(self, history: Sequence[Message], summary: str = "") -> None:
         """Store that the whole history was replaced by `history` (context compaction)."""
-        items = [item for message in history for item in message_to_items(message)]
+        items = [item for message in history for item in _stored_items(message)]
         self._write([_line("compacted", {"message": summary, "replacement_history": items})], sync=True)
 
     def close(self) -> None:
@@ -237,9 +241,7 @@ class RolloutWriter:
             if self._fd is None:
                 raise ValueError(f"the rollout {self.path} is closed")
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self._fd, view):]
+                write_all(self._fd, data)
                 if sync:
                     os.fsync(self._fd)
             except OSError as exc:
@@ -264,16 +266,9 @@ def _meta_payload(meta: SessionMeta) -> dict[str, Any]:
 
 
 def _sync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Best effort: the file's first line is already fsynced; a directory that cannot be synced is no error."""
+    with contextlib.suppress(OSError):
+        fsync_directory(directory)
 
 
 def _cut_partial_last_line(fd: int) -> None:
@@ -305,107 +300,15 @@ def _git_head(cwd: Path) -> tuple[str | None, str | None]:
 # --- history items -----------------------------------------------------------------------------------------------
 
 
-def message_to_items(message: Message) -> list[dict[str, Any]]:
-    """The Responses-API items for one history message (see the module docstring)."""
-    if message.role == "tool":
-        return [{"type": "function_call_output", "call_id": message.tool_call_id or "", "output": message.content}]
-    items: list[dict[str, Any]] = []
-    if message.role == "user" or message.content or not message.tool_calls:
-        part = "input_text" if message.role == "user" else "output_text"
-        items.append({"type": "message", "role": message.role, "content": [{"type": part, "text": message.content}]})
-    items += [
-        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments}
-        for call in message.tool_calls
-    ]
-    return items
-
-
-def items_to_messages(items: Sequence[dict[str, Any]]) -> list[Message]:
-    """History messages from Responses-API items; items of other types or roles are skipped."""
-    history: list[Message] = []
-    for item in items:
-        _add_item(history, item)
-    return history
-
-
-def _add_item(history: list[Message], item: Any) -> str | None:
-    """Add one Responses-API item to history; returns what was dropped (a name for the warning), else None."""
-    if not isinstance(item, dict):
-        return "non-object"
-    kind = item.get("type")
-    role = item.get("role")
-    if kind == "message" and role in ("user", "assistant"):
-        history.append(Message(role, _content_text(item.get("content"))))
-    elif kind == "message" and role == "developer":  # Codex's permissions text, developer_instructions
-        history.append(Message("user", _content_text(item.get("content"), "\n\n")))  # we have no developer role
-    elif kind in ("function_call", "custom_tool_call", "local_shell_call"):
-        _add_call(history, _call_of(item))
-    elif kind in ("function_call_output", "custom_tool_call_output"):
-        history.append(Message("tool", _content_text(item.get("output")), tool_call_id=str(item.get("call_id", ""))))
-    else:
-        return str(kind) if kind != "message" else f"{role} message"
-    return None
-
-
-def _call_of(item: dict[str, Any]) -> ToolCall:
-    """A tool call from a function_call, a freeform custom_tool_call (Codex's apply_patch: its `input` is the
-    patch text) or a local_shell_call (its `action.command` is the argv)."""
-    call_id = str(item.get("call_id") or item.get("id") or "")
-    if item.get("type") == "custom_tool_call":
-        return ToolCall(call_id, str(item.get("name", "")), json.dumps({"input": _as_text(item.get("input"))}))
-    if item.get("type") == "local_shell_call":
-        action = item.get("action") if isinstance(item.get("action"), dict) else {}
-        args = {"command": action.get("command") or []}
-        if action.get("working_directory"):
-            args["workdir"] = action["working_directory"]
-        return ToolCall(call_id, "shell", json.dumps(args))
-    name, arguments = str(item.get("name", "")), _as_text(item.get("arguments"))
-    return _as_shell_call(call_id, name, arguments) or ToolCall(call_id, name, arguments)
-
-
-def _as_shell_call(call_id: str, name: str, arguments: str) -> ToolCall | None:
-    """Codex's string-command shell tools (`exec_command {"cmd"}`, `shell_command {"command"}`) as a call of our
-    `shell` tool, so the resumed model sees calls of a tool it has; None for anything else."""
-    key = {"exec_command": "cmd", "shell_command": "command"}.get(name)
-    try:
-        args = json.loads(arguments) if key else None
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(args, dict) or not isinstance(args.get(key), str):
-        return None
-    shell_args: dict[str, Any] = {"command": ["bash", "-lc", args[key]]}
-    if isinstance(args.get("workdir"), str):
-        shell_args["workdir"] = args["workdir"]
-    return ToolCall(call_id, "shell", json.dumps(shell_args))
-
-
-def _add_call(history: list[Message], call: ToolCall) -> None:
-    last = history[-1] if history else None
-    if last is not None and last.role == "assistant":
-        history[-1] = Message("assistant", last.content, (*last.tool_calls, call))
-    else:
-        history.append(Message("assistant", "", (call,)))
+def _stored_items(message: Message) -> list[dict[str, Any]]:
+    """The items a rollout stores for one message: images are not stored (they would not be read back)."""
+    return message_to_items(message, images=False)
 
 
 def _dropped_warning(path: Path, dropped: Counter[str]) -> str:
     kinds = ", ".join(f"{kind} ×{count}" for kind, count in sorted(dropped.items()))
     return (f"{path}: resumed without these items, which cannot be sent to this model: {kinds} (Codex encrypts "
             "its reasoning for OpenAI's servers); the rest of the conversation is carried")
-
-
-def _content_text(content: Any, separator: str = "") -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):  # an older Codex output form: {"content": "...", "success": true}
-        return _content_text(content.get("content"))
-    if isinstance(content, list):
-        return separator.join(part["text"] for part in content
-                              if isinstance(part, dict) and isinstance(part.get("text"), str))
-    return ""
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 # --- reading -----------------------------------------------------------------------------------------------------
@@ -423,14 +326,14 @@ def load_rollout(path: Path) -> LoadedRollout:
     for record in records[1:]:
         payload = record["payload"]
         if record["type"] == "response_item":
-            if (what := _add_item(history, payload)) is not None:
+            if (what := add_item(history, payload)) is not None:
                 dropped[what] += 1
         elif record["type"] == "compacted":
             replacement = payload.get("replacement_history")
             if isinstance(replacement, list):
                 history, dropped = [], Counter()
                 for item in replacement:
-                    if (what := _add_item(history, item)) is not None:
+                    if (what := add_item(history, item)) is not None:
                         dropped[what] += 1
             else:  # Codex before replacement_history: only the summary survives
                 summary = payload.get("message")
@@ -580,7 +483,7 @@ def _user_message(payload: dict[str, Any]) -> str | None:
         return payload["message"]
     item = payload.get("item")
     if payload.get("type") == "item_completed" and isinstance(item, dict) and item.get("type") == "UserMessage":
-        return _content_text(item.get("content"))
+        return content_text(item.get("content"))
     return None
 
 

@@ -8,10 +8,11 @@ more for the answer as JSON under the schema (a grammar on the embedded engine,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.errors import UserError
+from agent.errors import TurnStopped, UserError
 
 
 class SchemaFileError(UserError):
@@ -58,3 +59,23 @@ def final_answer_prompt(schema: dict[str, Any]) -> str:
 
 def retry_prompt(error: str) -> str:
     return f"That answer does not match the schema ({error}). Answer again with the JSON value only."
+
+
+def ensure_schema_answer(last_message: str, schema: dict[str, Any], ask: Callable[[str], str]) -> None:
+    """Make the turn's final message JSON valid against the schema: unless it already is, `ask` the model with
+    a prompt (it returns the reply's text), and once more after a validation error; else the turn fails."""
+    error = validation_error(last_message, schema)
+    prompt = final_answer_prompt(schema)
+    for _attempt in range(2 if error else 0):  # the request, then one retry
+        error = validation_error(ask(prompt), schema)
+        if error is None:
+            return
+        prompt = retry_prompt(error)
+    if error:
+        raise SchemaMismatch(f"the final message does not match the --output-schema ({error})")
+
+
+class SchemaMismatch(TurnStopped):
+    """The turn's answer does not match --output-schema after the retries (turn.failed, reason output_schema)."""
+
+    turn_failure = "output_schema"

@@ -35,6 +35,7 @@ from typing import Literal
 from git import GitError
 
 from agent.errors import UserError
+from agent.fileio import write_atomic
 from agent.git import CommittedFile, files_in_commit, remove_file, repo_root, restore_paths, snapshot, write_file
 
 UNDO_FILE = "undo.json"
@@ -202,9 +203,9 @@ class UndoLog:
         self.session_dir.mkdir(parents=True, exist_ok=True)
         content = {"thread_id": self.thread_id, "cwd": str(self.cwd),
                    "turns": [_checkpoint_to_json(checkpoint) for checkpoint in self._checkpoints]}
-        temp = self.file.with_name(self.file.name + ".tmp")
-        temp.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
-        os.replace(temp, self.file)
+        # 0o666 less the umask, as the backups beside it; the fixed temp name lets the next save clear a killed one's
+        write_atomic(self.file, (json.dumps(content, indent=1) + "\n").encode("utf-8"), 0o666,
+                     temp_name=self.file.name + ".tmp")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -409,7 +409,7 @@ class Bench:
         from agent.models import make_client
         from agent.models.base import Message, ModelRequest
         from agent.session import base_instructions
-        from agent.tools.router import TOOL_SPECS
+        from agent.tools.registry import TOOL_SPECS
 
         self.system = base_instructions()
         self.messages = [{"role": "system", "content": self.system}, {"role": "user", "content": USER_PROMPT}]
@@ -630,7 +630,7 @@ def bench_kv(tmp: Path) -> list[str]:
     from agent.models import make_client
     from agent.models.base import Message, ModelRequest, ModelResponse
     from agent.session import base_instructions
-    from agent.tools.router import TOOL_SPECS
+    from agent.tools.registry import TOOL_SPECS
 
     client: Any = make_client(agent_config(tmp, Overrides, load_config))
     client.llm.reset()
@@ -692,7 +692,7 @@ def child_first_token(home: str) -> dict[str, Any]:
     from agent.models import make_client
     from agent.models.base import Message, ModelRequest, ModelResponse
     from agent.session import base_instructions, environment_context
-    from agent.tools.router import TOOL_SPECS
+    from agent.tools.registry import TOOL_SPECS
 
     cwd = Path(home) / "project"
     cwd.mkdir(parents=True, exist_ok=True)

@@ -359,6 +359,19 @@ def test_a_torn_line_of_a_killed_writer_is_reported_once_and_the_next_record_cha
     assert [(p.line, p.text) for p in result.problems] == [(4, "line 4 is not valid JSON")]
 
 
+def test_a_killed_writers_head_temp_file_is_replaced_and_a_planted_symlink_there_never_written_through(
+        home: Path, tmp_path: Path) -> None:
+    log = make_log(home)
+    write_some(log, 1)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (home / "audit" / ".head.json.tmp").symlink_to(victim)  # left by a kill -9, or planted
+    log.prompt("after")
+    assert victim.read_text() == "precious"
+    assert read_head(home / "audit").seq == 2 and verify(home / "audit").ok
+    assert not (home / "audit" / ".head.json.tmp").is_symlink() and not (home / "audit" / ".head.json.tmp").exists()
+
+
 def test_the_chain_continues_across_a_month_boundary(home: Path) -> None:
     clock = Clock(datetime(2026, 10, 31, 23, 59, 57, tzinfo=UTC))
     write_some(make_log(home, clock), 5)  # 23:59:58, 23:59:59, then three in November

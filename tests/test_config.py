@@ -15,6 +15,7 @@ from agent.config import (
     parse_override,
 )
 from agent.errors import ConfigError, UserError
+from agent.protocol import APPROVAL_POLICIES, SANDBOX_MODES
 
 SPEC_EXAMPLE = """\
 model = "qwen2.5-coder:7b"
@@ -445,6 +446,15 @@ def test_full_auto_and_bypass_together_are_refused(env: dict[str, str]) -> None:
 def test_invalid_flag_values_list_the_allowed_ones(env: dict[str, str]) -> None:
     assert "-s/--sandbox 'rw' is not allowed; use one of: read-only" in config_error(env, sandbox_mode="rw")
     assert "untrusted, on-failure, on-request, never" in config_error(env, approval_policy="always")
+
+
+@pytest.mark.parametrize(("sandbox", "approval"), zip(SANDBOX_MODES * 2, APPROVAL_POLICIES, strict=False))
+def test_every_policy_name_of_the_protocol_is_accepted_in_the_file_and_as_a_flag(env: dict[str, str], home: Path,
+                                                                               sandbox: str, approval: str) -> None:
+    write_config(home, f'approval_policy = "{approval}"\nsandbox_mode = "{sandbox}"\n')
+    assert (load(env).sandbox_mode, load(env).approval_policy) == (sandbox, approval)
+    config = load(env, sandbox_mode=sandbox, approval_policy=approval)
+    assert (config.sandbox_mode, config.approval_policy) == (sandbox, approval)
 
 
 # --- cwd and writable roots ----------------------------------------------------------------------------

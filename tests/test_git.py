@@ -4,6 +4,8 @@ restores touch only the paths asked for, and /diff shows untracked files but not
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,32 @@ def test_repo_facts(git_repo: Path, tmp_path: Path) -> None:
     git(git_repo, "checkout", "-q", "--detach")
     assert repo_git.current_branch(git_repo) is None
     assert repo_git.current_branch(tmp_path) is None and repo_git.head_commit(tmp_path) is None
+
+
+def test_repo_root_is_the_nearest_git_entry_with_symlinks_resolved(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    (real / ".git").mkdir(parents=True)
+    (real / "a").mkdir()
+    (tmp_path / "link").symlink_to(real)
+    assert repo_git.repo_root(tmp_path / "link" / "a" / "not-yet.py") == real
+    (real / "a" / "sub").mkdir()
+    (real / "a" / "sub" / ".git").write_text("gitdir: ../../.git/worktrees/sub\n")  # a worktree or submodule
+    assert repo_git.repo_root(real / "a" / "sub" / "file.py") == real / "a" / "sub"
+
+
+def test_a_git_entry_gitpython_cannot_open_has_a_root_but_no_branch_or_head(tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / ".git").write_text("gitdir: /nowhere/at/all\n")
+    assert repo_git.repo_root(tmp_path / "w") == tmp_path / "w"
+    assert repo_git.current_branch(tmp_path / "w") is None and repo_git.head_commit(tmp_path / "w") is None
+
+
+def test_importing_agent_git_and_finding_a_root_imports_no_gitpython(git_repo: Path) -> None:
+    script = ("import sys; from pathlib import Path; from agent.git import repo_root; "
+              "print(repo_root(Path(sys.argv[1])), 'git' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", script, str(git_repo)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert run.stdout.split() == [str(git_repo.resolve()), "False"], run.stderr
 
 
 def test_snapshot_holds_the_working_tree_and_changes_nothing_of_the_users(busy_repo: Path) -> None:

@@ -1,10 +1,13 @@
 """Behaviour of agent.instructions: AGENTS.md discovery order, overrides, budget and the message text."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from agent.instructions import discover_agents_files, find_repo_root, load_project_docs
+from agent.git import repo_root
+from agent.instructions import discover_agents_files, load_project_docs
 
 
 @pytest.fixture
@@ -40,18 +43,28 @@ def wrapped(*sections: str) -> str:
 
 
 def test_repo_root_is_the_nearest_ancestor_with_git(repo: Path) -> None:
-    assert find_repo_root(repo / "pkg" / "sub") == repo
-    assert find_repo_root(repo) == repo
+    assert repo_root(repo / "pkg" / "sub") == repo
+    assert repo_root(repo) == repo
 
 
 def test_git_file_marks_a_worktree_root(tmp_path: Path) -> None:
     write(tmp_path / "wt" / ".git", "gitdir: /elsewhere\n")
     (tmp_path / "wt" / "a").mkdir()
-    assert find_repo_root(tmp_path / "wt" / "a") == tmp_path / "wt"
+    assert repo_root(tmp_path / "wt" / "a") == tmp_path / "wt"
 
 
 def test_no_repo_root_outside_git(tmp_path: Path) -> None:
-    assert find_repo_root(tmp_path) is None
+    assert repo_root(tmp_path) is None
+
+
+def test_loading_agents_md_in_a_repository_does_not_import_gitpython(repo: Path, home: Path) -> None:
+    write(repo / "AGENTS.md", "root rules")
+    script = ("import sys; from pathlib import Path; from agent.instructions import load_project_docs; "
+              "docs = load_project_docs(Path(sys.argv[1]), Path(sys.argv[2])); "
+              "print(len(docs.files), 'git' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", script, str(repo / "pkg"), str(home)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert run.stdout.split() == ["1", "False"], run.stderr
 
 
 # --- discovery order -----------------------------------------------------------------------------------

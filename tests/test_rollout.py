@@ -20,6 +20,7 @@ import pytest
 from agent.config import Overrides, load_config
 from agent.errors import UserError
 from agent.models.base import Message, ToolCall
+from agent.models.response_items import to_input_items
 from agent.protocol import (
     AgentMessage,
     CommandExecution,
@@ -267,6 +268,34 @@ def test_history_items_use_the_responses_api_shape(codex_home, tmp_path):
     assert [item["type"] for item in items[6:]] == [
         "function_call", "function_call", "function_call_output", "function_call_output", "message",
     ]
+
+
+def stored_items(path: Path) -> list[dict]:
+    return [line["payload"] for line in lines_of(path) if line["type"] == "response_item"]
+
+
+def test_a_rollout_stores_the_items_a_responses_request_sends_for_the_same_history(codex_home, tmp_path):
+    writer = record_session(codex_home, tmp_path)
+    assert stored_items(writer.path) == to_input_items([*PREAMBLE, *TURN])
+
+
+def test_a_users_images_go_to_the_model_but_not_into_the_rollout(codex_home, tmp_path):
+    picture = Message("user", "what is this?", images=("data:image/png;base64,iVBORw0KGgo=",))
+    with RolloutWriter(codex_home, make_meta(tmp_path), now=START) as writer:
+        writer.message(picture)
+    text = {"type": "input_text", "text": "what is this?"}
+    assert stored_items(writer.path) == [{"type": "message", "role": "user", "content": [text]}]
+    assert to_input_items([picture]) == [{"type": "message", "role": "user", "content": [
+        text, {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}]}]
+
+
+def test_an_empty_answer_is_kept_in_the_rollout_and_left_out_of_a_request(codex_home, tmp_path):
+    history = [Message("user", "say nothing"), Message("assistant", "")]
+    with RolloutWriter(codex_home, make_meta(tmp_path), now=START) as writer:
+        for message in history:
+            writer.message(message)
+    assert load_rollout(writer.path).history == history
+    assert [item["role"] for item in to_input_items(history)] == ["user"]
 
 
 def test_compaction_replaces_the_history_before_it(codex_home, tmp_path):

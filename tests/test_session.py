@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import Overrides, load_config
-from agent.instructions import load_project_docs
+from agent.instructions import ProjectDocs, load_project_docs
 from agent.models import make_client
 from agent.models.base import Message
 from agent.protocol import (
@@ -21,28 +21,51 @@ from agent.protocol import (
     ApprovalDecision,
     ApprovalRequested,
     CommandExecution,
+    Compact,
+    ContextCompacted,
     ErrorItem,
     Event,
+    GetStatus,
     Interrupt,
     ItemCompleted,
     ItemStarted,
+    OperationFailed,
     OutputDelta,
+    OverrideTurnContext,
     Reasoning,
+    SessionConfigured,
+    Shutdown,
+    ShutdownComplete,
+    StatusReport,
     TextDelta,
     ThreadStarted,
     TurnCompleted,
+    TurnContextChanged,
     TurnFailed,
     TurnStarted,
+    Undo,
+    UndoCompleted,
     UserInput,
 )
-from agent.session import Session, base_instructions
-from tests.fakes.scripted_server import Reply, ScriptedServer, ToolCall
+from agent.session import Session, SessionSetup
+from agent.session_open import SessionOptions, open_session
+from agent.thread import base_instructions
+from tests.fakes.scripted_server import HttpError, Reply, ScriptedServer, ToolCall
 
 FULL_ACCESS = "danger-full-access"
 
 
 def shell_call(script: str, call_id: str | None = None) -> ToolCall:
     return ToolCall("shell", {"command": ["bash", "-c", script]}, call_id=call_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a turn ended, as its last event says."""
+
+    completed: bool
+    last_message: str
+    error: str | None
 
 
 @dataclass
@@ -52,8 +75,19 @@ class Harness:
     events: list[Event] = field(default_factory=list)
     on_event: Callable[[Event], object] | None = None
 
-    def turn(self, text: str):
-        return self.session.submit(UserInput(text))
+    def turn(self, text: str) -> Outcome:
+        start = len(self.events)
+        self.session.submit(UserInput(text))
+        end = next(e for e in reversed(self.events[start:]) if isinstance(e, TurnCompleted | TurnFailed))
+        if isinstance(end, TurnCompleted):
+            return Outcome(True, end.last_agent_message or "", None)
+        messages = [e.item.text for e in self.events[start:] if isinstance(e, ItemCompleted)
+                    and isinstance(e.item, AgentMessage)]
+        return Outcome(False, messages[-1] if messages else "", end.message)
+
+    @property
+    def history(self) -> list[Message]:
+        return self.session.thread.messages
 
     def of_type(self, *types: type) -> list[Event]:
         return [e for e in self.events if isinstance(e, types)]
@@ -73,7 +107,10 @@ def make_session(git_repo: Path, codex_home: Path, tmp_path: Path) -> Iterator[M
     servers: list[ScriptedServer] = []
 
     def make(steps: list, sandbox_mode: str | None = FULL_ACCESS, wire_api: str = "chat", docs=None,
-             on_event: Callable[[Event], None] | None = None, approval_policy: str | None = None) -> Harness:
+             on_event: Callable[[Event], None] | None = None, approval_policy: str | None = None,
+             recorded: bool = False) -> Harness:
+        """`recorded`: open the session as front ends do (agent.session_open, ephemeral: an undo log, no
+        rollout); else a bare Session that keeps nothing."""
         server = ScriptedServer(steps).start()
         servers.append(server)
         config = load_config(
@@ -92,7 +129,12 @@ def make_session(git_repo: Path, codex_home: Path, tmp_path: Path) -> Iterator[M
             if harness.on_event:
                 harness.on_event(event)
 
-        harness = Harness(Session(config, make_client(config), emit, docs=docs), server, on_event=on_event)
+        if recorded:
+            session = open_session(config, make_client(config), emit, docs or ProjectDocs((), "", False),
+                                   SessionOptions(ephemeral=True))
+        else:
+            session = Session(config, make_client(config), emit, SessionSetup(docs=docs))
+        harness = Harness(session, server, on_event=on_event)
         return harness
 
     yield make
@@ -148,6 +190,7 @@ def test_tool_call_then_answer_emits_events_in_order(make_session: MakeSession, 
     shown = [(type(e).__name__, type(getattr(e, "item", None)).__name__)
              for e in h.events if not isinstance(e, TextDelta | OutputDelta)]
     assert shown == [
+        ("SessionConfigured", "NoneType"),
         ("ThreadStarted", "NoneType"),
         ("TurnStarted", "NoneType"),
         ("ItemStarted", "CommandExecution"),
@@ -169,9 +212,9 @@ def test_history_holds_user_assistant_tool_assistant(make_session: MakeSession):
 
     h.turn("run it")
 
-    roles = [m.role for m in h.session.history]
+    roles = [m.role for m in h.history]
     assert roles == ["user", "user", "assistant", "tool", "assistant"]  # environment context, prompt, ...
-    call_message, tool_message, answer = h.session.history[2:]
+    call_message, tool_message, answer = h.history[2:]
     assert [c.call_id for c in call_message.tool_calls] == ["call_a"]
     assert tool_message.tool_call_id == "call_a"
     assert tool_message.content.startswith("Exit code: 3\nWall time: ")
@@ -338,7 +381,7 @@ def test_deny_and_stop_ends_the_turn_and_answers_every_call(make_session: MakeSe
 
     assert not result.completed and "stopped the turn" in result.error
     assert not (git_repo / "a.txt").exists() and not (git_repo / "b.txt").exists()
-    tool_results = [m for m in h.session.history if m.role == "tool"]
+    tool_results = [m for m in h.history if m.role == "tool"]
     assert [m.tool_call_id for m in tool_results] == ["a", "b"]
     assert h.turn("continue").completed
 
@@ -352,7 +395,7 @@ def test_tool_call_written_as_text_is_run(make_session: MakeSession, git_repo: P
     assert result.completed and result.last_message == "Made it."
     assert (git_repo / "made.txt").exists()
     assert [m.text for m in h.items(AgentMessage)] == ["Made it."]
-    assert_every_tool_call_answered(h.session.history)
+    assert_every_tool_call_answered(h.history)
 
 
 # --- interrupts -----------------------------------------------------------------------------------------
@@ -377,7 +420,7 @@ def test_interrupt_while_the_model_streams_fails_the_turn_and_the_next_turn_work
     again = h.turn("never mind, just say hi")
 
     assert again.completed and again.last_message == "Back again."
-    assert_every_tool_call_answered(h.session.history)
+    assert_every_tool_call_answered(h.history)
     assert h.model_messages(-1)[-1] == {"role": "user", "content": "never mind, just say hi"}
 
 
@@ -408,10 +451,10 @@ def test_interrupt_during_a_long_command_kills_it_and_answers_every_call(make_se
         time.sleep(0.02)
     assert not process_alive(pid), "the interrupted command's child is still running"
     assert not (git_repo / "second.txt").exists()
-    outputs = {m.tool_call_id: m.content for m in h.session.history if m.role == "tool"}
+    outputs = {m.tool_call_id: m.content for m in h.history if m.role == "tool"}
     assert "Note: command was interrupted by the user" in outputs["slow"]
     assert outputs["second"] == "error: not run, the turn was interrupted by the user"
-    assert_every_tool_call_answered(h.session.history)
+    assert_every_tool_call_answered(h.history)
 
     again = h.turn("continue")
 
@@ -455,3 +498,110 @@ def test_on_failure_offers_an_unsandboxed_retry_after_a_sandbox_denial(make_sess
     assert result.completed
     assert len(asked) == 1 and "without the sandbox" in asked[0].reason
     assert (outside / "written.txt").read_text() == "hi\n"
+
+
+# --- operations besides turns: everything through submit(op), every answer an event -----------------------
+
+
+def test_start_announces_the_session_before_anything_else(make_session: MakeSession):
+    h = make_session([])
+
+    h.session.start()
+
+    configured, started = h.events[:2]
+    assert isinstance(configured, SessionConfigured) and isinstance(started, ThreadStarted)
+    assert configured.status.thread_id == started.thread_id and not configured.resumed
+    assert configured.status.sandbox == FULL_ACCESS and configured.status.model
+
+
+def test_get_status_answers_with_the_usage_of_the_thread(make_session: MakeSession):
+    h = make_session([Reply(text="hi")])
+    h.turn("hello")
+
+    h.session.submit(GetStatus())
+
+    report = h.events[-1]
+    assert isinstance(report, StatusReport)
+    assert report.status.usage.input_tokens > 0 and report.status.context_used > 0
+
+
+def test_override_turn_context_changes_the_policies_and_tells_the_model(make_session: MakeSession, git_repo: Path):
+    h = make_session([Reply(tool_calls=(shell_call("touch blocked.txt"),)), Reply(text="done")])
+
+    h.session.submit(OverrideTurnContext(approval_policy="never", sandbox_mode="read-only"))
+
+    changed = h.events[-1]
+    assert isinstance(changed, TurnContextChanged)
+    assert (changed.status.sandbox, changed.status.approval) == ("read-only", "never")
+    h.turn("make a file")
+    assert not (git_repo / "blocked.txt").exists()  # the new sandbox holds
+    environment = [m["content"] for m in h.model_messages(0) if m["role"] == "user"][-2]
+    assert "<sandbox_mode>read-only</sandbox_mode>" in environment
+
+
+def test_a_model_switch_without_a_reload_is_an_operation_failure_not_a_crash(make_session: MakeSession):
+    h = make_session([])
+
+    h.session.submit(OverrideTurnContext(model="other"))
+
+    failed = h.events[-1]
+    assert isinstance(failed, OperationFailed) and failed.operation == "override_turn_context"
+
+
+def test_undo_puts_back_the_last_turns_edits_and_says_which(make_session: MakeSession, git_repo: Path):
+    (git_repo / "kept.txt").write_text("before\n")
+    patch = ("*** Begin Patch\n*** Update File: kept.txt\n@@\n-before\n+after\n"
+             "*** Add File: new.txt\n+new\n*** End Patch")
+    h = make_session([Reply(tool_calls=(ToolCall("apply_patch", {"input": patch}),)), Reply(text="edited")],
+                     recorded=True)
+    assert h.turn("edit").completed
+    assert (git_repo / "kept.txt").read_text() == "after\n"
+
+    h.session.submit(Undo())
+
+    undone = h.events[-1]
+    assert isinstance(undone, UndoCompleted)
+    assert [p.name for p in undone.restored] == ["kept.txt"] and [p.name for p in undone.removed] == ["new.txt"]
+    assert (git_repo / "kept.txt").read_text() == "before\n" and not (git_repo / "new.txt").exists()
+
+
+def test_undo_without_an_undo_log_fails_with_a_sentence(make_session: MakeSession):
+    h = make_session([])
+
+    h.session.submit(Undo())
+
+    failed = h.events[-1]
+    assert isinstance(failed, OperationFailed) and failed.operation == "undo" and "Nothing to undo" in failed.message
+
+
+def test_compact_replaces_the_history_with_the_summary(make_session: MakeSession):
+    h = make_session([Reply(text="first answer"), Reply(text="SUMMARY: the user said hello"), Reply(text="ok")])
+    h.turn("hello")
+
+    h.session.submit(Compact())
+
+    compacted = h.events[-1]
+    assert isinstance(compacted, ContextCompacted)
+    assert compacted.tokens_after > 0
+    h.turn("go on")
+    sent = [m["content"] for m in h.model_messages(2) if m["role"] == "user"]
+    assert any("SUMMARY: the user said hello" in text for text in sent)
+    assert "first answer" not in str(h.model_messages(2))
+
+
+def test_turn_failures_carry_a_typed_reason(make_session: MakeSession):
+    h = make_session([HttpError(400, "bad request")])
+
+    h.turn("hello")
+
+    failed = h.events[-1]
+    assert isinstance(failed, TurnFailed) and failed.reason == "model_error"
+
+
+def test_shutdown_closes_the_session_and_says_how_to_resume(make_session: MakeSession):
+    h = make_session([])
+
+    h.session.submit(Shutdown())
+
+    done = h.events[-1]
+    assert isinstance(done, ShutdownComplete) and done.resume_hint is None  # nothing kept, nothing to resume

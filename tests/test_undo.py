@@ -225,3 +225,18 @@ def test_a_failed_restore_keeps_the_turn_so_undo_can_be_retried(tmp_path: Path, 
     (target / "blocker").unlink()
     log.undo_last()
     assert target.read_text() == "before\n"
+
+
+def test_saving_the_log_never_writes_through_a_symlink_planted_at_its_temporary_name(tmp_path: Path,
+                                                                                     session_dir: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    session_dir.mkdir(parents=True)
+    (session_dir / "undo.json.tmp").symlink_to(victim)
+    target = tmp_path / "f.txt"
+    target.write_text("before\n")
+    log = UndoLog(tmp_path, session_dir, "thread-1")
+    edit(log, "turn-1", {target: "after\n"})
+    assert victim.read_text() == "precious\n"
+    assert not (session_dir / "undo.json.tmp").is_symlink()
+    assert [c.turn_id for c in UndoLog.load(tmp_path, session_dir, "thread-1").checkpoints] == ["turn-1"]

@@ -7,7 +7,7 @@ table removed) and inserts a new table between existing ones. Here a table is th
 header; the comment lines right above the next header stay with it; a new server is appended at the end. Every edit
 is then checked by parsing both versions with tomllib: unless the only difference is that one server, nothing is
 written. A server written in a form this cannot edit (inline `mcp_servers = {…}`, dotted keys) is refused with a
-message saying so. The file is replaced atomically (temp file, fsync, rename) with its permissions kept.
+message saying so. The file is replaced atomically (agent.fileio.write_atomic) with its permissions kept.
 
 Listing reads the servers through agent.config, so it shows what a session would start.
 """
@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 from agent.arguments import Parser
 from agent.config import Config, McpServerConfig, load_config
 from agent.errors import UserError
+from agent.fileio import write_atomic
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")
 _HEADER = re.compile(r"^\s*\[\[?(?P<key>[^\[\]]*)\]\]?\s*(#.*)?$")
@@ -277,15 +276,4 @@ def _check_and_write(file: Path, new_text: str, expected: dict[str, Any]) -> Non
     if parsed != expected:
         raise UserError(f"editing {file} would change more than [mcp_servers]; nothing was written, edit it by hand")
     file.parent.mkdir(parents=True, exist_ok=True)
-    mode = file.stat().st_mode & 0o777 if file.exists() else 0o600
-    handle, temp = tempfile.mkstemp(dir=file.parent, prefix=".config.toml.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(new_text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, file)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(file, new_text.encode("utf-8"), 0o600, keep_mode=True)

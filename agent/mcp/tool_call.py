@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from agent.errors import TurnStopped
 from agent.protocol import ApprovalRequested, ItemCompleted, ItemStarted, McpToolCall, McpToolCallError
-from agent.safety.approval import plan_mcp_tool_call
-from agent.tools.shell import truncate_middle
+from agent.safety.approval import mcp_tool_key, mcp_tool_outcome, plan_mcp_tool_call
+from agent.tools.truncation import truncate_middle
 
 if TYPE_CHECKING:
     from agent.mcp.connections import CallOutcome, McpTool
-    from agent.tools.router import ToolContext
+    from agent.tools.context import ToolContext
 
 MAX_OUTPUT_CHARS = 32 * 1024
 AUDIT_KIND = "mcp_tool_call"
@@ -56,22 +56,18 @@ def run_mcp_tool(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str:
 
 
 def _declined(tool: McpTool, args: dict[str, Any], item_id: str, ctx: ToolContext) -> str | None:
-    """Why the call may not run (None: it may)."""
-    key = ("mcp", tool.server, tool.name)
-    plan = plan_mcp_tool_call(ctx.config, tool.server, tool.name, tool.read_only, key in ctx.approvals.commands)
+    """Why the call may not run (None: it may); raises TurnStopped when the user stopped the turn."""
+    approved = mcp_tool_key(tool.server, tool.name) in ctx.approvals.commands
+    plan = plan_mcp_tool_call(ctx.config, tool.server, tool.name, tool.read_only, approved)
     if not plan.ask:
         return None
     shown = json.dumps(args, ensure_ascii=False)
     request = ApprovalRequested(item_id, "command", plan.reason,
                                 command=f"MCP {tool.server}.{tool.name} {shown}", cwd=str(ctx.cwd))
-    decision = ctx.ask(request)
-    if decision == "approve_session":
-        ctx.approvals.commands.add(key)
-    if decision in ("approve", "approve_session"):
-        return None
-    if decision == "abort":
-        raise TurnStopped("the user declined the MCP tool call and stopped the turn")
-    return f"the user declined the call to {tool.name} of MCP server {tool.server}"
+    outcome = mcp_tool_outcome(ctx.ask(request), tool.server, tool.name, ctx.approvals)
+    if outcome.stop_turn:
+        raise TurnStopped(outcome.stop_turn)
+    return None if outcome.proceed else outcome.declined
 
 
 def _finish(ctx: ToolContext, item: McpToolCall, started: float, error: str | None = None,

@@ -36,7 +36,13 @@ def _responses(config: Config, on_status: StatusSink) -> ModelClient:
     return ResponsesClient(config, _endpoint_model(config))
 
 
-REGISTRY: dict[str, Factory] = {"embedded": _embedded, "chat": _chat, "responses": _responses}
+def _ollama(config: Config, on_status: StatusSink) -> ModelClient:
+    from agent.models.ollama import OllamaClient
+
+    return OllamaClient(config, _endpoint_model(config))
+
+
+REGISTRY: dict[str, Factory] = {"embedded": _embedded, "chat": _chat, "responses": _responses, "ollama": _ollama}
 
 
 def _endpoint_model(config: Config) -> str:
@@ -67,7 +73,15 @@ def make_client(config: Config, on_status: StatusSink | None = None) -> ModelCli
     """The back end for `config.provider`; `on_status` receives progress lines (e.g. model loading)."""
     provider = config.provider
     key = provider.id if provider.base_url is None else provider.wire_api  # in-process engines have no URL
+    if provider.id == "ollama" and provider.builtin and not provider.wire_api_explicit:
+        key = "ollama"  # Ollama's native API, the only one that can set its window (agent/models/ollama.py)
     factory = REGISTRY.get(key)
     if factory is None:
         raise UserError(f"Provider '{provider.id}' needs back end '{key}', which this build does not have.")
-    return factory(config, on_status or (lambda _line: None))
+    sink = on_status or (lambda _line: None)
+    client = factory(config, sink)
+    if provider.base_url is None:
+        return client
+    from agent.models.text_tools import with_tool_format  # tool_call_format: native, text or auto
+
+    return with_tool_format(client, config, sink)

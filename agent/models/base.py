@@ -70,6 +70,10 @@ class ModelResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = field(default_factory=Usage)
     generation_seconds: float | None = None  # first to last generated token, when the back end knows it
+    # the reply stopped at the output cap (chat finish_reason "length", responses incomplete max_output_tokens,
+    # Ollama done_reason "length"): what arrived is only its start
+    truncated: bool = False
+    warnings: tuple[str, ...] = ()  # one sentence each, for the user (e.g. the server cut the prompt); each once
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,16 @@ class ModelClient(Protocol):
 class ModelUnavailable(UserError):
     """The model cannot be reached or loaded; the message says what to start or fix."""
 
+    turn_failure = "model_error"
+
 
 class ContextWindowExceeded(UserError):
     """The request does not fit the model's context window."""
 
+    turn_failure = "context_window"
+
 
 class ModelRequestFailed(UserError):
     """The server answered with an error the session cannot recover from."""
+
+    turn_failure = "model_error"

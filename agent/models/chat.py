@@ -2,7 +2,11 @@
 
 Streams with `stream_options.include_usage`, reassembles tool-call deltas by index, and,
 as some servers drop tool calls when streaming, repeats a reply that streamed neither text
-nor a call once without streaming.
+nor a call once without streaming. A server that cannot stream when tools are offered
+(llama_cpp.server's `chatml-function-calling` answers such a request with an empty stream; others
+with an error naming streaming) is remembered for the session: from then on those requests go out
+unstreamed at once, so no step costs two requests. Every request carries `max_tokens`, and a reply
+that stopped there (`finish_reason: "length"`) is marked `truncated`.
 
 A streamed reply counts only when a choice carried a `finish_reason` and the stream then said
 `data: [DONE]`; a stream that stops before is `StreamEndedEarly`, and a chunk that is not a JSON
@@ -12,10 +16,11 @@ Text and arguments are kept as lists of pieces and joined once, so accumulation 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.config import Config
 from agent.models.base import (
     Message,
     ModelRequest,
@@ -30,11 +35,14 @@ from agent.models.endpoint import (
     EndpointClient,
     SseEvent,
     StreamEndedEarly,
+    StreamingRefused,
     StreamReportedError,
     StreamUnreadable,
     arguments_text,
+    error_text,
     json_object,
     mapping,
+    sse_events,
     token_count,
     translated_errors,
     typed,
@@ -100,7 +108,8 @@ class _Accumulator:
             ToolCall(c.call_id or f"call_{i}", "".join(c.name), "".join(c.arguments))
             for i, c in sorted(self.calls.items())
         )
-        return ModelResponse("".join(self.text), "".join(self.reasoning), calls, self.usage)
+        return ModelResponse("".join(self.text), "".join(self.reasoning), calls, self.usage,
+                             truncated=self.finish_reason == "length")
 
 
 def usage_from_chat(usage: Any) -> Usage:
@@ -162,6 +171,7 @@ def read_chat_completion(completion: dict[str, Any]) -> ModelResponse:
     choices = typed(completion, "choices", list, "completion") or [{}]
     if not isinstance(choices[0], dict):
         raise StreamUnreadable(f"choices[0] is {type(choices[0]).__name__}, not object")
+    acc.finish_reason = typed(choices[0], "finish_reason", str, "choices[0]")
     message = typed(choices[0], "message", dict, "choices[0]") or {}
     calls = typed(message, "tool_calls", list, "choices[0].message") or []
     message = {**message, "tool_calls": [{"index": i, **c} if isinstance(c, dict) else c for i, c in enumerate(calls)]}
@@ -178,24 +188,72 @@ def _error_text(error: Any) -> str:
 class ChatClient(EndpointClient):
     wire_api = "chat"
 
+    def __init__(self, config: Config, model: str):
+        super().__init__(config, model)
+        self.streams_with_tools = True  # False once the server showed it cannot (for the rest of the session)
+
     def stream(self, request: ModelRequest) -> Generator[StreamItem, None, None]:
         with translated_errors(self.provider, self.model):
-            body = {**self._params(request), "stream_options": {"include_usage": True}}
-            response = yield from self._retrying(lambda: read_chat_stream(self._events("/chat/completions", body)))
-            if not response.text and not response.tool_calls:
-                response = yield from self._retrying(lambda: self._complete_once(request))
-                if response.text:
-                    yield TextChunk(response.text)
-        yield response
+            response = yield from self._reply(request)
+        yield self._checked(response, request)
+
+    def _reply(self, request: ModelRequest) -> Generator[StreamItem, None, ModelResponse]:
+        offers_tools = bool(self._offered_tools(request))
+        if offers_tools and not self.streams_with_tools:
+            return (yield from self._unstreamed(request))
+        body = {**self._params(request), "stream_options": {"include_usage": True}}
+        try:
+            response = yield from self._retrying(lambda: self._streamed(body, offers_tools))
+        except StreamingRefused as refusal:
+            response = yield from self._unstreamed(request)
+            return self._stop_streaming_tools(response, refusal.detail)
+        if response.text or response.tool_calls:
+            return response
+        retried = yield from self._unstreamed(request)  # some servers drop calls (or everything) when streaming
+        if offers_tools and (retried.text or retried.tool_calls):
+            return self._stop_streaming_tools(retried, "its streamed reply was empty, the unstreamed one was not")
+        return retried
+
+    def _streamed(self, body: dict[str, Any], offers_tools: bool) -> Generator[StreamItem, None, ModelResponse]:
+        """One streamed attempt; with tools offered, a failure that says "no streaming with tools" is a
+        StreamingRefused rather than a transport failure to retry as is."""
+        import openai
+
+        body_bytes = _Counted(self._body("/chat/completions", {**body, "stream": True}))
+        try:
+            return (yield from read_chat_stream(sse_events(body_bytes)))
+        except StreamEndedEarly as e:
+            if offers_tools and body_bytes.size == 0:  # llama_cpp.server: 200, then an empty body
+                raise StreamingRefused("its streamed reply was empty") from e
+            raise
+        except (StreamReportedError, openai.APIStatusError) as e:
+            text = error_text(e) if isinstance(e, openai.APIStatusError) else str(e)
+            if offers_tools and "stream" in text.lower() and "tool" in text.lower():
+                raise StreamingRefused(f"it answered: {text[:160]}") from e
+            raise
+
+    def _unstreamed(self, request: ModelRequest) -> Generator[StreamItem, None, ModelResponse]:
+        response = yield from self._retrying(lambda: self._complete_once(request))
+        if response.text:
+            yield TextChunk(response.text)
+        return response
+
+    def _stop_streaming_tools(self, response: ModelResponse, detail: str) -> ModelResponse:
+        self.streams_with_tools = False
+        return self._warn_once("stream with tools", response, (
+            f"{self.provider.name} at {self.provider.base_url} cannot stream replies when tools are offered "
+            f"({detail}), so for the rest of this session such requests are sent without streaming."))
+
+    def _offered_tools(self, request: ModelRequest) -> tuple[Any, ...]:
+        return request.tools if request.tool_choice != "none" else ()  # "none": a text answer, no tools offered
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "messages": to_chat_messages(request)}
-        tools = request.tools if request.tool_choice != "none" else ()  # "none": a text answer, no tools offered
+        tools = self._offered_tools(request)
         if tools:
             params["tools"] = to_chat_tools(request)
             params["tool_choice"] = request.tool_choice
-        if request.max_output_tokens:
-            params["max_tokens"] = request.max_output_tokens
+        params["max_tokens"] = self.output_cap(request)
         if request.output_schema is not None and not tools:  # with tools, servers would force JSON
             params["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": "output", "schema": request.output_schema}}
@@ -208,3 +266,16 @@ class ChatClient(EndpointClient):
     def _complete_once(self, request: ModelRequest) -> Generator[StreamItem, None, ModelResponse]:
         completion = yield from self._post("/chat/completions", self._params(request))
         return read_chat_completion(completion)
+
+
+class _Counted:
+    """Body bytes as they arrive, counting them."""
+
+    def __init__(self, chunks: Iterable[bytes | Waiting]):
+        self._chunks, self.size = chunks, 0
+
+    def __iter__(self) -> Iterator[bytes | Waiting]:
+        for chunk in self._chunks:
+            if not isinstance(chunk, Waiting):
+                self.size += len(chunk)
+            yield chunk

@@ -34,18 +34,29 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.config import Config, ProviderInfo
 from agent.errors import UserError
 from agent.models.base import (
     ContextWindowExceeded,
+    ModelRequest,
     ModelRequestFailed,
+    ModelResponse,
     ModelUnavailable,
     Retrying,
     StreamItem,
     Waiting,
+)
+from agent.models.server_info import (
+    UNKNOWN,
+    ServerInfo,
+    discover,
+    estimate_prompt_tokens,
+    output_cap,
+    prompt_cut_warning,
+    prompt_was_cut,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +112,15 @@ class StreamReportedError(Exception):
     """The server reported an error inside the stream (not retried: it said so itself)."""
 
 
+class StreamingRefused(Exception):
+    """A streamed request that offered tools failed as servers fail that cannot stream with tools (an empty
+    stream, or an error that names streaming); the back end sends it again without streaming."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
 class IdleTimeout(Exception):
     """No byte arrived for the provider's stream_idle_timeout_ms."""
 
@@ -137,6 +157,11 @@ def sse_events(chunks: Iterable[bytes | Waiting]) -> Iterator[SseEvent | Waiting
                 data.append(value)
             elif field == "event":
                 name = value
+
+
+def body_lines(chunks: Iterable[bytes | Waiting]) -> Iterator[str | Waiting]:
+    """Decoded lines of a body (NDJSON streams read them directly); `Waiting` ticks pass through."""
+    return _lines(chunks)
 
 
 def _lines(chunks: Iterable[bytes | Waiting]) -> Iterator[str | Waiting]:
@@ -372,7 +397,9 @@ def _retry_after(headers: Any) -> float | None:
 
 
 class EndpointClient:
-    """What the chat and responses back ends share: the SDK client, the model name, the status line."""
+    """What the endpoint back ends share: the SDK client, the model name, the status line, and what the server
+    said about itself (read once, on first use: `context_window`), the output cap, and the warnings a reply
+    earns once per session."""
 
     wire_api = ""
 
@@ -381,9 +408,106 @@ class EndpointClient:
         self.model = model
         self.provider = config.provider
         self._client = make_openai_client(config)
+        self._server: ServerInfo | None = None
+        self._warned: set[str] = set()
 
     def describe(self) -> str:
         return f"{self.model} via {self.provider.name} ({self.wire_api}) at {self.provider.base_url}"
+
+    @property
+    def server_info(self) -> ServerInfo:
+        """What the server says about itself, asked once per client (so once per session); never raises."""
+        if self._server is None:
+            try:
+                self._server = self._discover()
+            except Exception:  # discovery is a courtesy: a server that answers oddly is simply unknown
+                self._server = UNKNOWN
+        return self._server
+
+    def _discover(self) -> ServerInfo:
+        return discover(self._client, self.provider, self.model)
+
+    @property
+    def context_window(self) -> int | None:
+        """The window to plan for: model_context_window from config, else what the server runs the model with."""
+        return self.config.model_context_window or self.server_info.context_window
+
+    def output_cap(self, request: ModelRequest) -> int:
+        """max_tokens / max_output_tokens for this request: never absent, so no reply can loop until the window
+        is full."""
+        configured = request.max_output_tokens or self.config.model_max_output_tokens
+        return output_cap(configured, self.context_window, estimate_prompt_tokens(request))
+
+    def _server_window(self) -> int | None:
+        """The window the server itself cuts or refuses at (not the configured one)."""
+        return self.server_info.context_window
+
+    def _checked(self, response: ModelResponse, request: ModelRequest) -> ModelResponse:
+        """The reply with the warnings it earns, each once per session: the server read less of the prompt than
+        we sent (it cut it silently)."""
+        reported, estimated = response.usage.input_tokens, estimate_prompt_tokens(request)
+        if "prompt cut" in self._warned or not prompt_was_cut(reported, estimated, self._server_window()):
+            return response
+        self._warned.add("prompt cut")
+        where = f"{self.provider.name} at {self.provider.base_url}"
+        warning = prompt_cut_warning(where, reported, estimated, self._server_window(), self._cut_fix())
+        return replace(response, warnings=(*response.warnings, warning))
+
+    def _cut_fix(self) -> str:
+        """How to give the server a window that holds the prompt."""
+        if self.server_info.kind == "ollama":
+            return ("Ollama's OpenAI-compatible API cannot set the window: use the built-in ollama provider without "
+                    f"wire_api in {self.config.config_file} (its native API sends num_ctx), or raise num_ctx "
+                    "(PARAMETER num_ctx in the Modelfile, or OLLAMA_CONTEXT_LENGTH)")
+        return ("start the server with a larger context (llama-server --ctx-size, llama_cpp.server --n_ctx, vLLM "
+                f"--max-model-len) and set model_context_window in {self.config.config_file} to match")
+
+    def _warn_once(self, key: str, response: ModelResponse, warning: str) -> ModelResponse:
+        if key in self._warned:
+            return response
+        self._warned.add(key)
+        return replace(response, warnings=(*response.warnings, warning))
+
+    def _listed_models(self) -> list[str]:
+        """The model ids the server lists at /models ([] when it lists none or cannot say)."""
+        import openai
+
+        try:
+            listing = self._client.with_options(timeout=CONNECT_TIMEOUT, max_retries=0).get("/models", cast_to=object)
+        except (openai.OpenAIError, UserError):
+            return []
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        return [e["id"] for e in entries or () if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+    def _user_error(self, error: BaseException, attempts: int = 1) -> UserError:
+        """The one sentence for a failed request; a 404 is explained by what the server lists."""
+        import openai
+
+        if isinstance(error, openai.NotFoundError):
+            return self._not_found(error)
+        return user_error(self.provider, self.model, error, attempts)
+
+    def _not_found(self, error: openai.NotFoundError) -> UserError:
+        provider, text = self.provider, _message(error)
+        where, key = f"{provider.name} at {provider.base_url}", f"[model_providers.{provider.id}]"
+        listed = self._listed_models()
+        if listed and self.model not in listed:
+            hint = (f"pull it with `ollama pull {self.model}`, or pass one of those with -m" if provider.id == "ollama"
+                    else f"pass one of those with -m, or set model in {self.config.config_file}")
+            shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+            return ModelRequestFailed(
+                f"{where} does not serve model '{self.model}' ({text}); it lists {shown}: {hint}.")
+        path = _request_path(error)
+        if path.endswith("/responses") and "model" not in text.lower():
+            return ModelRequestFailed(
+                f"{where} does not speak the Responses API (404 for {path}): set wire_api = \"chat\" in {key} in "
+                f"{self.config.config_file}.")
+        if "model" in text.lower():
+            hint = f"pull it with `ollama pull {self.model}`" if provider.id == "ollama" else "check -m / model"
+            return ModelRequestFailed(f"{where} does not serve model '{self.model}' ({text}): {hint}.")
+        return ModelRequestFailed(
+            f"{where} answered 404 for {path or 'the request'} ({text}): check base_url in {key} in "
+            f"{self.config.config_file} (OpenAI-compatible servers usually serve under /v1).")
 
     def _events(self, path: str, body: dict[str, Any]) -> Iterator[SseEvent | Waiting]:
         """POST body with stream=true to path (under base_url); its server-sent events and waiting ticks."""
@@ -420,14 +544,14 @@ class EndpointClient:
             try:
                 return (yield from attempt())
             except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:  # a safety net only:
-                raise user_error(self.provider, self.model,  # the decoders raise StreamUnreadable themselves
-                                 StreamUnreadable(f"{type(error).__name__}: {error}"), number) from error
-            except UserError:
+                raise self._user_error(  # the decoders raise StreamUnreadable themselves
+                    StreamUnreadable(f"{type(error).__name__}: {error}"), number) from error
+            except (UserError, StreamingRefused):
                 raise
             except Exception as error:
                 idle = _is_idle(error)
                 if not retryable(error) or number > retries or (idle and idle_retried):
-                    raise user_error(self.provider, self.model, error, number) from error
+                    raise self._user_error(error, number) from error
                 idle_retried = idle_retried or idle
                 delay = retry_delay(error, number)
                 yield Retrying(f"{self.provider.name} at {self.provider.base_url} {failure_text(error)}; retrying "
@@ -563,6 +687,11 @@ def translated_errors(provider: ProviderInfo, model: str) -> Iterator[None]:
         raise user_error(provider, model, e) from e
 
 
+def error_text(error: openai.APIStatusError) -> str:
+    """What the server said in an error answer (its message, else the SDK's summary)."""
+    return _message(error)
+
+
 def _message(error: openai.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict):
@@ -571,7 +700,16 @@ def _message(error: openai.APIStatusError) -> str:
             return str(inner["message"])
         if isinstance(inner, str):
             return inner
+    if isinstance(body, str) and body:  # the SDK unwraps {"error": "text"} (Ollama's form) to the text
+        return body
     return error.message
+
+
+def _request_path(error: openai.APIStatusError) -> str:
+    try:
+        return str(error.request.url.path)
+    except Exception:  # an error built without a request
+        return ""
 
 
 def _root_cause(error: BaseException) -> str:

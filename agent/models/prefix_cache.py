@@ -24,11 +24,12 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agent.fileio import TEMP_SUFFIX, write_atomic
 
 MAGIC = b"codex-local prefix kv 1\n"
 SUFFIX = ".kv"
@@ -75,14 +76,7 @@ class PrefixCache:
         path = self.path(tokens)
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, temp = tempfile.mkstemp(prefix=".prefix-", suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(_encode(CacheEntry(tokens, state)))
-                os.replace(temp, path)
-            except BaseException:
-                _unlink(Path(temp))
-                raise
+            write_atomic(path, _encode(CacheEntry(tokens, state)), 0o600)
         except OSError:
             return None
         self.evict(keep=path)
@@ -102,7 +96,7 @@ class PrefixCache:
                 info = child.stat()
             except OSError:
                 continue
-            if child.name.endswith(".tmp") and now - info.st_mtime > STALE_TEMP_S:
+            if child.name.endswith(TEMP_SUFFIX) and now - info.st_mtime > STALE_TEMP_S:
                 removed += [child] if _unlink(child) else []
             elif child.suffix == SUFFIX:
                 entries.append((info.st_mtime, info.st_size, child))

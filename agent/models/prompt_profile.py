@@ -72,8 +72,8 @@ def tool_result_text(output: str, count_lines: bool = False) -> str:
 
 
 def demo_shell_output(output: str) -> str:
-    """A demonstration's command result in the shell tool's own format (agent.tools.shell.format_for_model)."""
-    from agent.tools.shell import ShellResult, format_for_model
+    """A demonstration's command result in the shell tool's format (agent.tools.process_runner.format_for_model)."""
+    from agent.tools.process_runner import ShellResult, format_for_model
 
     return format_for_model(ShellResult(0, output + ("\n" if output else ""), DEMO_ELAPSED_S))
 

@@ -142,3 +142,29 @@ def _names(values: dict[str, Any], key: str, example: str) -> tuple[str, ...]:
     if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
         raise QuirksError(f"{key} in [model_providers.embedded] must be a list of names, e.g. {key} = {example}.")
     return tuple(names)
+
+
+# --- endpoints: how tools reach the model (the [endpoint] table) ------------------------------------------
+
+TOOL_CALL_FORMATS = ("native", "text", "auto")
+
+
+@dataclass(frozen=True)
+class EndpointQuirks:
+    """For a model behind an endpoint: `tool_call_format`, and which servers `auto` probes for dropped tools."""
+
+    tool_call_format: str = "auto"
+    probe_servers: tuple[str, ...] = ()
+
+
+def endpoint_quirks(model: str, table: dict[str, Any] | None = None) -> EndpointQuirks:
+    """The table's [endpoint] defaults, then every [[endpoint.rule]] whose name_matches matches `model`."""
+    section = (load_table() if table is None else table).get("endpoint", {})
+    chosen = section.get("tool_call_format", "auto")
+    for rule in section.get("rule", []):
+        if re.search(rule.get("name_matches", "$^"), model, re.IGNORECASE) and "tool_call_format" in rule:
+            chosen = rule["tool_call_format"]
+    if chosen not in TOOL_CALL_FORMATS:
+        raise QuirksError(f"tool_call_format = {chosen!r} in agent/models/quirks.toml is unknown: use "
+                          f"{' or '.join(repr(f) for f in TOOL_CALL_FORMATS)}.")
+    return EndpointQuirks(chosen, tuple(section.get("probe_servers", ())))

@@ -6,18 +6,18 @@ request carries the whole thread, exactly as with Chat Completions.
 
 A streamed reply counts only once `response.completed` arrived; a stream that stops before is
 `StreamEndedEarly`, an event that is not a JSON object or holds a known field of the wrong type is
-`StreamUnreadable` (endpoint.py retries both). `response.incomplete`, `response.failed` and `error`
-are the server's own verdict and fail the request.
+`StreamUnreadable` (endpoint.py retries both). `response.failed`, `error` and `response.incomplete` are
+the server's own verdict and fail the request, except an incomplete reply that stopped at the output cap
+(`max_output_tokens`, which every request carries): that is the reply so far, marked `truncated`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.models.base import (
-    Message,
     ModelRequest,
     ModelResponse,
     ReasoningChunk,
@@ -38,25 +38,8 @@ from agent.models.endpoint import (
     translated_errors,
     typed,
 )
+from agent.models.response_items import to_input_items
 from agent.protocol import Usage
-
-
-def to_input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "tool":
-            items.append({"type": "function_call_output", "call_id": message.tool_call_id, "output": message.content})
-            continue
-        if message.content or message.images:
-            kind = "input_text" if message.role == "user" else "output_text"
-            images = [{"type": "input_image", "image_url": url} for url in message.images]
-            items.append({"type": "message", "role": message.role,
-                          "content": [{"type": kind, "text": message.content}, *images]})
-        items.extend(
-            {"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments}
-            for c in message.tool_calls
-        )
-    return items
 
 
 def to_response_tools(request: ModelRequest) -> list[dict[str, Any]]:
@@ -131,10 +114,12 @@ def read_responses_stream(events: Iterable[SseEvent | Waiting]) -> Generator[Str
         elif kind == "response.completed":
             return reply.response(typed(data, "response", dict, kind) or {})
         elif kind == "response.incomplete":
-            details = mapping(mapping(data.get("response")).get("incomplete_details"))
+            incomplete = typed(data, "response", dict, kind) or {}
+            details = mapping(incomplete.get("incomplete_details"))
             reason = details.get("reason") if isinstance(details.get("reason"), str) else "no reason given"
-            raise StreamReportedError(f"it stopped the reply early ({reason}); raise model_max_output_tokens if "
-                                      "the reply needs more room")
+            if reason == "max_output_tokens":  # the output cap: the start of a reply, marked as such
+                return replace(reply.response(incomplete), truncated=True)
+            raise StreamReportedError(f"it stopped the reply early ({reason})")
         elif kind in ("response.failed", "error"):
             raise StreamReportedError(_error_text(data))
     raise StreamEndedEarly("the stream stopped before its response.completed event")
@@ -147,7 +132,7 @@ class ResponsesClient(EndpointClient):
         with translated_errors(self.provider, self.model):
             body = self._params(request)
             response = yield from self._retrying(lambda: read_responses_stream(self._events("/responses", body)))
-        yield response
+        yield self._checked(response, request)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -160,8 +145,7 @@ class ResponsesClient(EndpointClient):
         if tools:
             params["tools"] = to_response_tools(request)
             params["tool_choice"] = request.tool_choice
-        if request.max_output_tokens:
-            params["max_output_tokens"] = request.max_output_tokens
+        params["max_output_tokens"] = self.output_cap(request)
         if request.output_schema is not None and not tools:  # with tools, servers would force JSON
             params["text"] = {"format": {"type": "json_schema", "name": "output", "schema": request.output_schema,
                                          "strict": False}}

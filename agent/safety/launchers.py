@@ -30,8 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.fileio import write_all
+from agent.processes import popen
 from agent.safety import sandbox
-from agent.tools import shell
 
 SPARE_EXIT_TIMEOUT_S = 2.0
 
@@ -43,10 +44,8 @@ class _Spare:
     control: int  # write end of the pipe the launcher waits on
 
     def send(self, message: bytes) -> None:
-        try:
-            view = memoryview(message)
-            while view:  # the launcher is already reading, so a message larger than the pipe's buffer is fine
-                view = view[os.write(self.control, view):]
+        try:  # the launcher is already reading, so a message larger than the pipe's buffer is fine
+            write_all(self.control, message)
         finally:
             os.close(self.control)
 
@@ -173,8 +172,8 @@ def _spawn(policy: sandbox.SandboxPolicy) -> _Spare:
     lifeline = _lifeline()
     try:
         # the command's stdio, as the shell tool gives it: the Popen returned for the command is this one
-        process = shell.popen([*sandbox.launcher(), "--await", str(read_end), "--lifeline", str(lifeline)], None,
-                              os.environ, (read_end, lifeline))
+        process = popen([*sandbox.launcher(), "--await", str(read_end), "--lifeline", str(lifeline)], None,
+                        os.environ, (read_end, lifeline))
     except BaseException:
         os.close(write_end)
         raise

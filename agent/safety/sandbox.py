@@ -316,7 +316,7 @@ def _launcher_argv() -> tuple[str, ...]:
     process and passed in the argv as compressed, marshalled bytecode (40 KB of hex): no file that a
     sandboxed command (of this session or another) could rewrite is ever loaded, and the launcher skips
     compiling its ~600 lines (unpacking costs it 1 ms). Building it costs the agent ~20 ms once, off the
-    first command's path when the session warms the launchers up (tools.command_tool.warm_up). The
+    first command's path when the session warms the launchers up (tools.shell_tool.warm_up). The
     interpreter is among the agent's files kept read-only where a writable root holds them."""
     python = os.path.realpath(sys.executable) if sys.executable else "python3"
     code = compile(LAUNCHER.read_bytes(), str(LAUNCHER), "exec", dont_inherit=True, optimize=2)

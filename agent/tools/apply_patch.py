@@ -1,4 +1,6 @@
-"""The `apply_patch` tool: parse Codex's patch format, plan every file change, then apply it all-or-nothing.
+"""The apply_patch engine: parse Codex's patch format, plan every file change, then apply it all-or-nothing.
+
+The tool the model calls (its spec, approval and items) is agent.tools.apply_patch_tool.
 
 The format is specified in shared/spec/apply_patch.md; no library parses it, so the parser here is
 written by hand. It is deliberately lenient where models are sloppy (padded marker lines, a missing
@@ -57,48 +59,6 @@ HUNK_HEADERS = (ADD_FILE, UPDATE_FILE, DELETE_FILE)
 COMMAND_NAMES = ("apply_patch", "applypatch")
 
 _EXPECTED_HEADER = "expected '*** Add File:', '*** Update File:' or '*** Delete File:'"
-
-TOOL_SPEC = {
-    "type": "function",
-    "name": "apply_patch",
-    "description": (
-        "Create, edit, rename and delete files by applying a patch. The format is NOT a unified diff:\n"
-        "*** Begin Patch\n"
-        "*** Add File: <path>        new file; every line of it starts with '+'\n"
-        "*** Update File: <path>     edit a file; optionally followed by '*** Move to: <new path>'\n"
-        "*** Delete File: <path>     remove a file\n"
-        "*** End Patch\n"
-        "In an Update, each change starts with a line '@@', or '@@ <text>' where <text> is a line above the "
-        "change (such as a class or def header) that locates it, followed by lines starting with ' ' "
-        "(unchanged context), '-' (remove) or '+' (add). Copy context and '-' lines exactly from the file "
-        "and give about 3 lines of context above and below each change. Add '*** End of File' after a change "
-        "that must match the end of the file. Paths are relative to the working directory, never absolute. "
-        "Several files can be changed in one patch; it is applied all or nothing.\n"
-        "Example:\n"
-        "*** Begin Patch\n"
-        "*** Add File: hello.txt\n"
-        "+Hello world\n"
-        "*** Update File: src/app.py\n"
-        "*** Move to: src/main.py\n"
-        "@@ def greet():\n"
-        "-    print('Hi')\n"
-        "+    print('Hello')\n"
-        "     return None\n"
-        "*** Delete File: obsolete.txt\n"
-        "*** End Patch"
-    ),
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "input": {
-                "type": "string",
-                "description": "The whole patch, from '*** Begin Patch' to '*** End Patch'.",
-            }
-        },
-        "required": ["input"],
-        "additionalProperties": False,
-    },
-}
 
 
 class PatchError(Exception):

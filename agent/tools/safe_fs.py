@@ -24,6 +24,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from agent.fileio import write_all
+
 SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437, "armv7l": 437, "riscv64": 437}.get(os.uname().machine)
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
@@ -185,9 +187,7 @@ def write_new_file(dir_fd: int, name: str, data: bytes, mode: int, sync: bool = 
     then calls `sync_filesystem`); a failed write removes it."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fchmod(fd, mode)
         if sync:
             os.fsync(fd)

@@ -2,27 +2,32 @@
 
 Flow, in one place (widgets only draw and post messages):
 
-- start-up: trust the folder (outside git), pick a session to resume (if asked), then a thread worker
-  builds the model client (which may take seconds: its status lines show meanwhile) and the `Session`;
-- a prompt runs as `session.submit(UserInput(text))` in a thread worker; the session emits on that thread
-  into an `EventPump`, which wakes the UI; the UI drains it at most ~30 times a second and updates cells;
-- `ApprovalRequested` pushes a modal; its answer goes back as `ApprovalDecision`; Esc sends `Interrupt`;
-- slash commands (also in the command palette) call the session's services: `reconfigure`, `compact`,
-  `undo`, `status`, or start a new `Session`.
+- start-up: if `agent.trust` says the folder must be trusted first, ask; pick a session to resume (if asked);
+  then a thread worker builds the model client (which may take seconds: its status lines show meanwhile),
+  opens the session with `agent.session_open.open_session` and calls `start()`;
+- every event the session emits goes into an `EventPump` (on the session's thread), which wakes the UI; the UI
+  drains it at most ~30 times a second and updates cells. `SessionConfigured` comes first: it redraws a resumed
+  thread's transcript (`initial_events`), fills the composer's history and the status bar, and only then is
+  the session the one prompts go to;
+- a prompt runs as `session.submit(UserInput(text))` in a thread worker; `ApprovalRequested` pushes a modal whose
+  answer goes back as `ApprovalDecision`; Esc sends `Interrupt`; after each turn `GetStatus` refreshes the status
+  bar's context figure from `StatusReport`;
+- slash commands (also in the command palette) are ops too: /compact `Compact`, /undo `Undo`, /approvals and
+  /model `OverrideTurnContext` (answered by `TurnContextChanged` or `OperationFailed`), /status `GetStatus`,
+  /new `Shutdown` and a new session; quitting sends `Shutdown`, whose `ShutdownComplete` says how to resume.
 
-Policy is never decided here: what needs approval, what runs sandboxed, what an interrupt kills, all of
-that is the core's, and arrives as events.
+Policy is never decided here: what needs approval, what runs sandboxed, what an interrupt kills, which folders
+need trust, which presets exist, all of that is the core's, and arrives as events or comes from
+`agent.trust`, `agent.safety.approval` and `agent.models.listing`. The app reaches no attribute of the session:
+it only submits ops to it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import time
-import tomllib
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +40,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from agent import trust
 from agent.config import DEFAULT_MODELS, Config, Overrides, load_config
 from agent.errors import UserError
 from agent.instructions import find_repo_root
@@ -43,32 +49,43 @@ from agent.protocol import (
     ApprovalDecision,
     ApprovalRequested,
     CommandExecution,
+    Compact,
+    ContextCompacted,
     Error,
     ErrorItem,
     Event,
     FileChangeItem,
+    GetStatus,
     Interrupt,
     ItemCompleted,
     ItemStarted,
     ItemUpdated,
     McpToolCall,
-    McpToolCallError,
-    McpToolCallResult,
     ModelWaiting,
+    OperationFailed,
     OutputDelta,
-    PathChange,
+    OverrideTurnContext,
     Reasoning,
+    SessionConfigured,
+    SessionStatus,
+    Shutdown,
+    ShutdownComplete,
     Status,
+    StatusReport,
     TextDelta,
     ThreadStarted,
-    TodoEntry,
     TodoList,
     TurnCompleted,
+    TurnContextChanged,
     TurnFailed,
     TurnStarted,
+    Undo,
+    UndoCompleted,
     UserInput,
     Warning,
 )
+from agent.safety.approval import APPROVAL_PRESETS, ApprovalPreset, preset_named
+from agent.stored_events import UserPrompt
 from agent.tui import slash_commands
 from agent.tui.event_pump import EventPump
 from agent.tui.palette import SlashCommandsProvider
@@ -87,6 +104,8 @@ from agent.tui.widgets.user_message import UserMessage
 if TYPE_CHECKING:
     from agent.instructions import ProjectDocs
     from agent.models.base import ModelClient
+    from agent.models.listing import ModelListing
+    from agent.protocol import Op
     from agent.session import Session
     from agent.tui.screens.approval import ApprovalScreen
     from agent.tui.widgets.agent_message import AgentMessage as AgentMessageCell
@@ -94,16 +113,6 @@ if TYPE_CHECKING:
 FRAME_SECONDS = 1 / 30  # at most this many transcript updates a second while streaming
 CTRL_C_WINDOW = 2.0  # a second Ctrl+C within this many seconds quits
 STARTUP_PAUSE = 0.05  # seconds between the first frame and starting the session
-INTERRUPTED = "interrupted"
-
-APPROVAL_PRESETS: tuple[tuple[str, str, str, str], ...] = (
-    ("Read Only", "read-only", "on-request",
-     "reads files and answers; asks before editing or running anything outside the sandbox"),
-    ("Auto", "workspace-write", "on-request",
-     "edits files in this workspace and runs commands in the sandbox; asks for anything else"),
-    ("Full Access", "danger-full-access", "never",
-     "edits any file and runs any command, without asking; use with care"),
-)
 
 INIT_PROMPT = """\
 Write an AGENTS.md file at the root of this repository: a short guide for coding agents (and people) who \
@@ -138,15 +147,16 @@ class CodexApp(App[int]):
                  prompt: str | None = None, resume: str | None = None, ephemeral: bool = False,
                  thread_id: str | None = None):
         super().__init__()
-        self.config = config
+        self.config = config  # what the front end draws and lists from; the session keeps its own
         self.overrides = overrides or Overrides(cwd=config.cwd)
         self.env = env
         self.initial_prompt = prompt
         self.resume = resume
         self.ephemeral = ephemeral
         self.fixed_thread_id = thread_id
-        self.session: Session | None = None
-        self.client: ModelClient | None = None
+        self.session: Session | None = None  # what ops are submitted to, once it sent SessionConfigured
+        self.session_status: SessionStatus | None = None  # the latest the session reported
+        self.client: ModelClient | None = None  # the model the app loaded (None after /model: the session's)
         self.docs: ProjectDocs | None = None
         self.mcp: Any = None  # the MCP servers (agent/mcp/startup.py), kept across /new and /model
         self.branch: str | None = None
@@ -156,6 +166,11 @@ class CodexApp(App[int]):
         self.pending_prompts: list[tuple[str, str]] = []  # (prompt, what the transcript shows)
         self.tokens_per_second: float | None = None
         self.pump = EventPump(self._wake)
+        self._opening: Session | None = None  # opened, its SessionConfigured not yet drawn
+        self._announce_new = False  # the session being opened replaces another (/new)
+        self._status_wanted = False  # /status waits for the next StatusReport
+        self._override: tuple[OverrideTurnContext, str] | None = None  # sent, and the notice for its success
+        self._resume_hint: str | None = None
         self._last_drain = 0.0
         self._drain_timer: Timer | None = None
         self._last_ctrl_c = 0.0
@@ -207,7 +222,7 @@ class CodexApp(App[int]):
         self.set_timer(STARTUP_PAUSE, self._start)
 
     def _start(self) -> None:
-        if find_repo_root(self.config.cwd) is None and not _is_trusted(self.config):
+        if trust.must_ask(self.config):
             self._ask_trust()
         else:
             self._choose_session()
@@ -237,14 +252,14 @@ class CodexApp(App[int]):
         subtitle = (f"{self.config.cwd} is not a git repository, so Codex's edits here could not be reviewed "
                     "with git or undone from git history. Do you trust the files in this folder?")
 
-        def answered(trust: Any) -> None:
-            if not trust:
+        def answered(trusted: Any) -> None:
+            if not trusted:
                 self.exit(1)
                 return
             try:
-                _remember_trust(self.config)
-            except OSError as e:
-                self.add_notice(f"could not record the trust decision in {self.config.config_file}: {e}", "warning")
+                trust.remember(self.config)
+            except UserError as e:
+                self.add_notice(str(e), "warning")
             self._choose_session()
 
         self.push_screen(PickerScreen("Trust this folder?", choices, subtitle=subtitle), answered)
@@ -267,7 +282,7 @@ class CodexApp(App[int]):
 
     @work(thread=True, exclusive=True, group="setup", exit_on_error=False)
     def _setup(self, resume: str | None) -> None:
-        """Build the model client and the session (thread: loading a model can take seconds)."""
+        """Build the model client, open the session and start it (thread: loading a model can take seconds)."""
         self.pump.push(Status("loading model…"))
         # Widgets the first events need, imported here rather than before the first frame.
         import agent.tui.screens.approval  # noqa: F401
@@ -290,35 +305,20 @@ class CodexApp(App[int]):
 
                 self.mcp = start_servers(self.config)  # they start while the model loads
             client = make_client(self.config, on_status=lambda line: self.pump.push(Status(line)))
-            session, replay = self._open_session(client, docs, resume)
+            session = self._open_session(client, docs, resume)
         except UserError as e:
             self.call_from_thread(self._setup_failed, str(e))
             return
-        self.call_from_thread(self._session_ready, session, client, docs, branch, replay)
+        self.call_from_thread(self._session_opened, session, client, docs, branch)
+        session.start()  # SessionConfigured: drawn by `_configured`
 
-    def _open_session(self, client: ModelClient, docs: ProjectDocs, resume: str | None
-                      ) -> tuple[Session, list[dict[str, Any]]]:
-        from agent import rollout
-        from agent.session import Session
-        from agent.session_store import SessionStore
+    def _open_session(self, client: ModelClient, docs: ProjectDocs, resume: str | None) -> Session:
+        from agent.session_open import SessionOptions, open_session
 
-        if resume is None:
-            thread_id = self.fixed_thread_id or str(uuid.uuid4())
-            store = SessionStore.create(self.config, thread_id, ephemeral=self.ephemeral)
-            return Session(self.config, client, self._emit, docs=docs, store=store, mcp=self.mcp), []
-        if resume.startswith("path:"):
-            path = Path(resume[5:])
-        else:
-            from agent.exec import find_session
-
-            path = find_session(self.config, resume)
-        loaded = rollout.load_rollout(path)
-        for warning in loaded.warnings:
-            self.pump.push(Warning(warning))
-        session = Session(self.config, client, self._emit, docs=docs,
-                          store=SessionStore.reopen(self.config, loaded), history=loaded.history, mcp=self.mcp)
-        session.measure_context()  # the context figure of the resumed thread, not 0 until its next request
-        return session, loaded.events
+        options = SessionOptions(resume=resume, ephemeral=self.ephemeral,
+                                 thread_id=None if resume else self.fixed_thread_id)
+        return open_session(self.config, client, self._emit, docs, options, mcp=self.mcp, overrides=self.overrides,
+                            env=self.env)
 
     def _emit(self, event: Event) -> None:
         """The session's event sink (runs on the session's thread)."""
@@ -328,18 +328,28 @@ class CodexApp(App[int]):
         with contextlib.suppress(RuntimeError):  # the app's loop is gone (shutting down)
             self.post_message(self.EventsReady())
 
-    async def _session_ready(self, session: Session, client: ModelClient, docs: ProjectDocs, branch: str | None,
-                             replay: list[dict[str, Any]]) -> None:
-        await self._drain()
-        self.session, self.client, self.docs, self.branch = session, client, docs, branch
+    def _session_opened(self, session: Session, client: ModelClient, docs: ProjectDocs, branch: str | None) -> None:
+        """The session exists; it becomes the one prompts go to when its SessionConfigured is drawn."""
+        self._opening, self.client, self.docs, self.branch = session, client, docs, branch
         for header in self.transcript.query(SessionHeader):
             header.show(self._header_info())  # now with the model really loaded
-        session.start()
-        if replay:
-            await self._replay(replay)
-            self.add_notice(f"resumed session {session.thread_id}")
-        if session.store is not None:
-            self.composer.set_history(session.store.prompts.entries())
+
+    async def _configured(self, event: SessionConfigured) -> None:
+        session, self._opening = self._opening, None
+        if session is None:
+            return
+        self.session_status, self._resume_hint = event.status, None
+        for stored in event.initial_events:  # a resumed thread's transcript, drawn before any prompt is sent
+            await self.apply_event(stored)
+        self._open_agent_cells.clear()
+        self.session = session
+        thread_id = event.status.thread_id
+        if event.resumed:
+            self.add_notice(f"resumed session {thread_id}")
+        if self._announce_new:
+            self._announce_new = False
+            self.add_notice(f"new session {thread_id}", "info")
+        self.composer.set_history(list(event.prompt_history))
         self.activity.stop()
         self._refresh_status()
         if self.initial_prompt:
@@ -369,8 +379,9 @@ class CodexApp(App[int]):
             self._drain_timer.stop()
             self._drain_timer = None
         self._last_drain = time.monotonic()
-        for event in self.pump.drain():
-            await self.apply_event(event)
+        while events := self.pump.drain():  # what drawing these makes the session emit (a StatusReport) too
+            for event in events:
+                await self.apply_event(event)
 
     async def show_events(self, events: list[Event]) -> None:
         """Render events as if the session had emitted them (also used by tests and snapshots)."""
@@ -397,9 +408,9 @@ class CodexApp(App[int]):
                 if speed:
                     self.tokens_per_second = speed
                 await self._turn_ended()
-            case TurnFailed(message=message):
+            case TurnFailed(message=message, reason=reason):
                 await self._keep_unfinished_replies()
-                self.add_notice(message, "interrupted" if INTERRUPTED in message else "error")
+                self.add_notice(message, "interrupted" if reason == "interrupted" else "error")
                 await self._turn_ended()
             case Warning(message=message):
                 self.add_notice(message, "warning")
@@ -415,6 +426,26 @@ class CodexApp(App[int]):
                 self._ask_approval(event)
             case Error(message=message):
                 self.add_notice(message, "error")
+            case UserPrompt(text=text):  # a resumed thread's earlier prompt
+                await self.transcript.mount(UserMessage(text))
+            case SessionConfigured():
+                await self._configured(event)
+            case StatusReport(status=status):
+                self.session_status = status
+                self._refresh_status()
+                if self._status_wanted:
+                    self._status_wanted = False
+                    self._show_status(status)
+            case TurnContextChanged(status=status):
+                self._context_changed(status)
+            case ContextCompacted():
+                self._compacted(event)
+            case UndoCompleted():
+                self.add_notice(f"undid the last turn's edits: {self._undone(event)}", "info")
+            case OperationFailed():
+                self._operation_failed(event)
+            case ShutdownComplete(resume_hint=hint):
+                self._resume_hint = hint
 
     async def _item_event(self, event: Event, item: Any) -> None:
         completed = isinstance(event, ItemCompleted)
@@ -507,6 +538,8 @@ class CodexApp(App[int]):
             self.add_notice(f"/init ended without writing {self._init_target}: the model did not create it; try "
                             "again, pick a larger model with /model, or write the file yourself", "warning")
         self._init_target = None
+        if self.session is not None and self.turn_running:
+            self.session.submit(GetStatus())  # the context figure after this turn (drawn in the same drain)
         self.turn_running = False
         self.activity.stop()
         self.composer.remove_class("-busy")
@@ -526,8 +559,7 @@ class CodexApp(App[int]):
                           sandbox=config.sandbox_mode, approval=config.approval_policy, branch=self.branch,
                           cwd=self._where(), tokens_per_second=self.tokens_per_second,
                           activity="" if self.session or self.client else "loading model…")
-        if self.session is not None:
-            status = self.session.status()
+        if (status := self.session_status) is not None:
             line = dataclasses.replace(line, context_used=status.context_used,
                                        context_window=status.context_window,
                                        tokens=status.usage.input_tokens + status.usage.output_tokens)
@@ -660,19 +692,21 @@ class CodexApp(App[int]):
         self.push_screen(FilePickerScreen(self.config.cwd), chosen)
 
     def resume_hint(self) -> str | None:
-        """What to print after quitting: the session id and the command that continues it (none if unrecorded)."""
-        session = self.session
-        if session is None or session.store is None or session.store.writer is None:
-            return None
-        return f"To continue this session, run codex resume {session.thread_id}"
+        """What to print after quitting: `ShutdownComplete`'s hint (None if the session kept nothing)."""
+        return self._resume_hint
 
     def close_session(self) -> None:
-        """Flush and close the session's files (after the app has exited)."""
+        """End the session (after the app has exited): `Shutdown` closes its files and says how to resume."""
+        session, self.session, self._opening = self.session or self._opening, None, None
+        if session is not None:
+            session.submit(Shutdown())
+            for event in self.pump.drain():  # the app's loop is gone: read the answer here
+                if isinstance(event, ShutdownComplete):
+                    self._resume_hint = event.resume_hint
         self.pump.close()
-        if self.session is not None and self.session.store is not None:
-            self.session.store.close()
         if self.mcp is not None:
             self.mcp.close()
+            self.mcp = None
 
     # ------------------------------------------------------------------------------------------- slash commands
 
@@ -688,6 +722,18 @@ class CodexApp(App[int]):
             self.add_notice(f"/{name} needs a running session; the model is still loading or failed to load", "error")
         return self.session
 
+    def _submit_now(self, op: Op) -> None:
+        """Submit an op that returns at once (GetStatus) or does no slow work, and draw what it emitted."""
+        assert self.session is not None
+        self.session.submit(op)
+        self.call_next(self._drain)
+
+    @work(thread=True, group="slash", exit_on_error=False)
+    def _submit_in_worker(self, session: Session, op: Op) -> None:
+        """Run a slow op (a compaction, a model load) off the UI thread, then refresh the status figures."""
+        session.submit(op)
+        session.submit(GetStatus())
+
     def _slash_quit(self, _argument: str) -> None:
         self.action_quit_app()
 
@@ -695,38 +741,47 @@ class CodexApp(App[int]):
         self.action_mention()
 
     def _slash_status(self, _argument: str) -> None:
+        if self._needs_session("status"):
+            self._status_wanted = True
+            self._submit_now(GetStatus())
+
+    def _show_status(self, status: SessionStatus) -> None:
         from agent.tui.screens.status_view import StatusExtras, StatusScreen
 
-        if session := self._needs_session("status"):
-            self.push_screen(StatusScreen(session.status(), StatusExtras(str(self.config.cwd), self.branch,
-                                                                         self.tokens_per_second)))
+        self.push_screen(StatusScreen(status, StatusExtras(str(self.config.cwd), self.branch, self.tokens_per_second)))
 
     def _slash_approvals(self, argument: str) -> None:
         if argument:
-            preset = next((p for p in APPROVAL_PRESETS if p[0].lower().replace(" ", "-") ==
-                           argument.lower().replace(" ", "-")), None)
+            preset = preset_named(argument)
             if preset is None:
-                names = ", ".join(p[0] for p in APPROVAL_PRESETS)
+                names = ", ".join(p.label for p in APPROVAL_PRESETS)
                 self.add_notice(f"no approval preset '{argument}': use one of {names}", "error")
                 return
             self._set_approvals(preset)
             return
         current = next((i for i, p in enumerate(APPROVAL_PRESETS)
-                        if (p[1], p[2]) == (self.config.sandbox_mode, self.config.approval_policy)), 0)
-        choices = [Choice(preset[0], preset, f"{preset[1]} + {preset[2]}: {preset[3]}") for preset in APPROVAL_PRESETS]
+                        if (p.sandbox_mode, p.approval_policy) == (self.config.sandbox_mode,
+                                                                   self.config.approval_policy)), 0)
+        choices = [Choice(p.label, p, f"{p.sandbox_mode} + {p.approval_policy}: {p.description}")
+                   for p in APPROVAL_PRESETS]
         self.push_screen(PickerScreen("Approvals: what may Codex do without asking?", choices, current=current),
                          lambda preset: preset and self._set_approvals(preset))
 
-    def _set_approvals(self, preset: tuple[str, str, str, str]) -> None:
-        label, sandbox, approval, _ = preset
-        config = dataclasses.replace(self.config, sandbox_mode=sandbox, approval_policy=approval)
-        if self.session is not None:
-            self.session.reconfigure(config)
-        self.config = config
+    def _set_approvals(self, preset: ApprovalPreset) -> None:
+        notice = f"approvals: {preset.label} (sandbox {preset.sandbox_mode}, approval {preset.approval_policy})"
+        op = OverrideTurnContext(approval_policy=preset.approval_policy, sandbox_mode=preset.sandbox_mode)
+        if self.session is None:  # no session yet: the next one opens with these policies
+            self._policies_changed(preset.sandbox_mode, preset.approval_policy)
+            self.add_notice(notice, "info")
+            self._refresh_status()
+            return
+        self._override = (op, notice)
+        self._submit_now(op)  # no model to load: done before the next frame
+
+    def _policies_changed(self, sandbox: str, approval: str) -> None:
+        self.config = dataclasses.replace(self.config, sandbox_mode=sandbox, approval_policy=approval)
         self.overrides = dataclasses.replace(self.overrides, sandbox_mode=sandbox, approval_policy=approval,
                                              full_auto=False, dangerously_bypass=False)
-        self.add_notice(f"approvals: {label} (sandbox {sandbox}, approval {approval})", "info")
-        self._refresh_status()
 
     def _slash_model(self, argument: str) -> None:
         if argument:
@@ -744,10 +799,14 @@ class CodexApp(App[int]):
 
     @work(thread=True, group="slash", exit_on_error=False)
     def _list_models(self) -> None:
-        choices = _model_choices(self.config)
-        self.call_from_thread(self._pick_model, choices)
+        from agent.models.listing import models_to_choose
 
-    def _pick_model(self, choices: list[Choice]) -> None:
+        self.call_from_thread(self._pick_model, models_to_choose(self.config))
+
+    def _pick_model(self, listing: ModelListing) -> None:
+        if listing.problem:
+            self.add_notice(listing.problem, "warning")
+        choices = [Choice(c.label, (c.provider, c.model), c.detail) for c in listing.choices]
         current = next((i for i, c in enumerate(choices)
                         if c.value == (self.config.provider.id, self.config.model)), 0)
 
@@ -762,38 +821,57 @@ class CodexApp(App[int]):
                                       free_text=True), chosen)
 
     def _switch_model(self, provider: str, model: str | None) -> None:
-        overrides = dataclasses.replace(self.overrides, model=model, local_provider=provider, oss=False,
-                                        sandbox_mode=self.config.sandbox_mode,
-                                        approval_policy=self.config.approval_policy, full_auto=False,
-                                        dangerously_bypass=False)
         self.busy_with = "model"
         self.activity.start(f"Switching to {model or 'the default model'} ({provider})", hint="")
-        self._load_model(overrides)
+        op = OverrideTurnContext(provider=provider, model=model)
+        if self.session is None:  # the session failed to start: start one with this model
+            self._load_model(op)
+            return
+        self._override = (op, "")
+        self._submit_in_worker(self.session, op)
+
+    def _model_overrides(self, op: OverrideTurnContext) -> Overrides:
+        """The command line's overrides with the model switched to, as the session reloads them."""
+        return dataclasses.replace(self.overrides, model=op.model, local_provider=op.provider, oss=False,
+                                   sandbox_mode=self.config.sandbox_mode, approval_policy=self.config.approval_policy,
+                                   full_auto=False, dangerously_bypass=False)
 
     @work(thread=True, group="slash", exit_on_error=False)
-    def _load_model(self, overrides: Overrides) -> None:
-        from agent.models import make_client
-
+    def _load_model(self, op: OverrideTurnContext) -> None:
+        overrides = self._model_overrides(op)
         try:
             config = load_config(overrides, **({"env": self.env} if self.env is not None else {}))
-            client = make_client(config, on_status=lambda line: self.pump.push(Status(line)))
         except UserError as e:
             self.call_from_thread(self.add_notice, str(e), "error")
             return
-        self.call_from_thread(self._model_loaded, overrides, config, client)
+        self.call_from_thread(self._start_with, overrides, config)
 
-    def _model_loaded(self, overrides: Overrides, config: Config, client: ModelClient) -> None:
-        self.overrides, self.config, self.client = overrides, config, client
-        if self.session is not None:
-            self.session.reconfigure(config, client)
-            self.add_notice(f"model: {client.describe()}", "info")
+    def _start_with(self, overrides: Overrides, config: Config) -> None:
+        self.overrides, self.config = overrides, config
+        self.add_notice(f"model: {config.model or 'the default model'} ({config.provider.name}); starting the "
+                        "session", "info")
+        self._setup(None)
+
+    def _context_changed(self, status: SessionStatus) -> None:
+        """TurnContextChanged: the session took the op the app sent; the app's own config follows it."""
+        self.session_status = status
+        sent, self._override = self._override, None
+        if sent is None:
+            return
+        op, notice = sent
+        if op.provider is None and op.model is None:
+            self._policies_changed(status.sandbox, status.approval)
+            self.add_notice(notice, "info")
         else:
-            self.add_notice(f"model: {client.describe()}; starting the session", "info")
-            self._setup(None)
+            overrides = self._model_overrides(op)
+            with contextlib.suppress(UserError):  # the session loaded it, so it loads; a race with an edit stays
+                self.config = load_config(overrides, **({"env": self.env} if self.env is not None else {}))
+            self.overrides, self.client = overrides, None  # the session holds the new model's client now
+            self.add_notice(f"model: {status.model}", "info")
         self._refresh_status()
 
     def _slash_new(self, _argument: str) -> None:
-        if self.client is None or self.docs is None:
+        if self.docs is None:
             self._needs_session("new")
             return
         self.busy_with = "new"
@@ -801,75 +879,57 @@ class CodexApp(App[int]):
 
     @work(thread=True, group="slash", exit_on_error=False)
     def _new_session(self) -> None:
-        old = self.session
-        assert self.client is not None and self.docs is not None
-        session, _ = self._open_session(self.client, self.docs, None)
-        if old is not None and old.store is not None:
-            old.store.close()
-        self.call_from_thread(self._session_replaced, session)
+        from agent.models import make_client
 
-    async def _session_replaced(self, session: Session) -> None:
+        assert self.docs is not None
+        if self.session is not None:
+            self.session.submit(Shutdown())
+        client = self.client or make_client(self.config, on_status=lambda line: self.pump.push(Status(line)))
+        session = self._open_session(client, self.docs, None)
+        self.call_from_thread(self._session_replacing, session, client)
+        session.start()
+
+    async def _session_replacing(self, session: Session, client: ModelClient) -> None:
         await self._drain()
-        self.session = session
+        self._opening, self.client, self._announce_new = session, client, True
         await self.transcript.remove_children()
         await self.transcript.mount(SessionHeader(self._header_info()))
         self._open_agent_cells.clear()
         self._reasoning_cells.clear()
-        session.start()
         self.tokens_per_second = None
-        self.add_notice(f"new session {session.thread_id}", "info")
 
     def _slash_compact(self, _argument: str) -> None:
         if session := self._needs_session("compact"):
             self.busy_with = "compact"
             self.activity.start("Compacting the conversation")
-            self._compact(session)
+            self._submit_in_worker(session, Compact())
 
-    @work(thread=True, group="slash", exit_on_error=False)
-    def _compact(self, session: Session) -> None:
-        from agent.errors import TurnStopped
-
-        before = self._context_figure(session)
-        try:
-            session.compact()
-        except (UserError, TurnStopped) as e:
-            self.call_from_thread(self.add_notice, f"compaction failed: {e}", "error")
-            return
-        self.call_from_thread(self.add_notice, f"conversation compacted into a summary: context {before} → "
-                              f"{self._context_figure(session)}", "info")
-
-    @staticmethod
-    def _context_figure(session: Session) -> str:
-        """The context used, in the status bar's unit (percent of the window, tokens when it is unknown)."""
-        from agent.context_budget import percent_used
-
-        status = session.status()
-        if status.context_window:
-            return f"{percent_used(status.context_used, status.context_window)}%"
-        return f"{status.context_used} tokens"
+    def _compacted(self, event: ContextCompacted) -> None:
+        before = _context_figure(event.tokens_before, event.context_window)
+        after = _context_figure(event.tokens_after, event.context_window)
+        self.add_notice(f"conversation compacted into a summary: context {before} → {after}", "info")
 
     def _slash_undo(self, _argument: str) -> None:
         if session := self._needs_session("undo"):
             self.busy_with = "undo"
             self.activity.start("Undoing the last turn's edits", hint="")
-            self._undo(session)
+            self._submit_in_worker(session, Undo())
 
-    @work(thread=True, group="slash", exit_on_error=False)
-    def _undo(self, session: Session) -> None:
-        try:
-            paths = session.undo()
-        except UserError as e:
-            self.call_from_thread(self.add_notice, str(e), "error")
-            return
-        self.call_from_thread(self.add_notice, f"undid the last turn's edits: {self._undone(paths)}", "info")
-
-    def _undone(self, paths: list[Path]) -> str:
+    def _undone(self, event: UndoCompleted) -> str:
         """What an undo did, per file: files the turn added are gone again ("removed"), the others "restored"."""
-        removed = [self.cwd_label(p) for p in paths if not Path(p).exists()]
-        restored = [self.cwd_label(p) for p in paths if Path(p).exists()]
-        parts = [f"{verb} {', '.join(names)}" for verb, names in (("restored", restored), ("removed", removed))
-                 if names]
+        parts = [f"{verb} {', '.join(self.cwd_label(p) for p in paths)}"
+                 for verb, paths in (("restored", event.restored), ("removed", event.removed)) if paths]
         return "; ".join(parts) or "nothing to change"
+
+    def _operation_failed(self, event: OperationFailed) -> None:
+        if event.operation == "compact":
+            self.add_notice(f"compaction failed: {event.message}", "error")
+        else:
+            self.add_notice(event.message, "error")
+        if event.operation == "override_turn_context":
+            self._override = None
+        elif event.operation == "status":
+            self._status_wanted = False
 
     def _slash_diff(self, _argument: str) -> None:
         self._git_diff()
@@ -904,23 +964,6 @@ class CodexApp(App[int]):
             return
         self.send_prompt(INIT_PROMPT, "/init: write an AGENTS.md for this repository")
 
-    # ------------------------------------------------------------------------------------------- resume
-
-    async def _replay(self, events: list[dict[str, Any]]) -> None:
-        """Show a resumed session's stored transcript (prompts and completed items)."""
-        for payload in events:
-            kind = payload.get("type")
-            if kind == "user_message" and isinstance(payload.get("message"), str):
-                await self.transcript.mount(UserMessage(payload["message"]))
-            elif kind == "item.completed" and isinstance(payload.get("item"), dict):
-                item = _item_from_json(payload["item"])
-                if item is not None:
-                    await self.apply_event(ItemCompleted(item))
-            elif kind == "turn.failed":
-                message = (payload.get("error") or {}).get("message", "the turn failed")
-                self.add_notice(message, "interrupted" if INTERRUPTED in message else "error")
-        self._open_agent_cells.clear()
-
 
 # ----------------------------------------------------------------------------------------------- helpers
 
@@ -932,68 +975,11 @@ def _model_label(config: Config, client: Any) -> str:
     return model or config.model or "default model"
 
 
-def _model_choices(config: Config) -> list[Choice]:
-    """The models of the current provider that can be listed quickly, then every provider's default."""
-    choices: list[Choice] = []
-    current = config.provider
-    try:
-        if current.base_url is None:
-            from agent.models.resolve import SearchRoots, list_models
+def _context_figure(tokens: int, window: int | None) -> str:
+    """The context used, in the status bar's unit (percent of the window, tokens when it is unknown)."""
+    from agent.context_budget import percent_used
 
-            for model in list_models(config.models, SearchRoots.from_env(), config.cwd,
-                                     config_file=config.config_file):
-                choices.append(Choice(model.name, (current.id, model.name),
-                                      f"{current.name} · {model.size_bytes / 1e6:.0f} MB"))
-        else:
-            import openai
-
-            key = os.environ.get(current.env_key, "") if current.env_key else ""
-            endpoint = openai.OpenAI(base_url=current.base_url, api_key=key or "unused", timeout=3, max_retries=0)
-            for model in endpoint.models.list():
-                choices.append(Choice(model.id, (current.id, model.id), f"{current.name} · {current.base_url}"))
-    except Exception:  # a listing is a convenience: the user can still type a name
-        pass
-    for provider in config.providers.values():
-        model = config.model if provider.id == current.id else DEFAULT_MODELS.get(provider.id)
-        if not any(choice.value == (provider.id, model) for choice in choices):
-            where = provider.base_url or "in-process"
-            choices.append(Choice(model or "default", (provider.id, model), f"{provider.name} · {where}"))
-    return choices
-
-
-def _item_from_json(data: dict[str, Any]) -> Any:
-    kind = data.get("type")
-    fields = {k: v for k, v in data.items() if k != "type"}
-    try:
-        if kind == "agent_message":
-            return AgentMessage(fields["id"], fields.get("text", ""))
-        if kind == "reasoning":
-            return Reasoning(fields["id"], fields.get("text", ""))
-        if kind == "command_execution":
-            names = {f.name for f in dataclasses.fields(CommandExecution)} - {"type"}
-            return CommandExecution(**{k: v for k, v in fields.items() if k in names})
-        if kind == "file_change":
-            changes = [PathChange(c["path"], c["kind"]) for c in fields.get("changes", [])]
-            return FileChangeItem(fields["id"], changes, fields.get("status", "completed"), fields.get("error"))
-        if kind == "todo_list":
-            entries = [TodoEntry(e["text"], bool(e["completed"])) for e in fields.get("items", [])]
-            return TodoList(fields["id"], entries)
-        if kind == "error":
-            return ErrorItem(fields["id"], fields.get("message", ""))
-        if kind == "mcp_tool_call":
-            return _mcp_item_from_json(fields)
-    except (KeyError, TypeError):
-        return None
-    return None
-
-
-def _mcp_item_from_json(fields: dict[str, Any]) -> McpToolCall:
-    result, error = fields.get("result"), fields.get("error")
-    return McpToolCall(fields["id"], fields["server"], fields["tool"], fields.get("arguments"),
-                       McpToolCallResult(result.get("content", []), result.get("structured_content"))
-                       if isinstance(result, dict) else None,
-                       McpToolCallError(str(error.get("message", ""))) if isinstance(error, dict) else None,
-                       fields.get("status", "completed"), fields.get("duration_ms"))
+    return f"{percent_used(tokens, window)}%" if window else f"{tokens} tokens"
 
 
 def _local_time(started_at: str) -> str:
@@ -1004,32 +990,3 @@ def _local_time(started_at: str) -> str:
     except ValueError:
         return started_at
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _is_trusted(config: Config) -> bool:
-    """Whether config.toml marks the working directory trusted (`[projects."<dir>"] trust_level = "trusted"`)."""
-    try:
-        data = tomllib.loads(config.config_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
-    projects = data.get("projects")
-    entry = projects.get(str(config.cwd)) if isinstance(projects, dict) else None
-    return isinstance(entry, dict) and entry.get("trust_level") == "trusted"
-
-
-def _remember_trust(config: Config) -> None:
-    """Append the trust entry Codex uses to config.toml, unless the directory already has an entry there."""
-    file = config.config_file
-    try:
-        text = file.read_text(encoding="utf-8")
-        projects = tomllib.loads(text).get("projects")
-    except FileNotFoundError:
-        text, projects = "", None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return  # never touch a file we cannot parse
-    if isinstance(projects, dict) and str(config.cwd) in projects:
-        return
-    file.parent.mkdir(parents=True, exist_ok=True)
-    separator = "" if not text or text.endswith("\n") else "\n"
-    with file.open("a", encoding="utf-8") as handle:
-        handle.write(f'{separator}\n[projects.{json.dumps(str(config.cwd))}]\ntrust_level = "trusted"\n')

@@ -172,7 +172,8 @@ def test_error_event_in_the_stream_gives_one_sentence_and_exit_1(wire_api, git_r
 
 def test_chat_reply_that_streamed_nothing_is_asked_once_more_without_streaming(git_repo: Path, codex_home: Path,
                                                                                run_codex: RunCodex):
-    # Some servers drop tool calls from streamed replies; the chat back end then repeats the request unstreamed.
+    # Some servers drop tool calls from streamed replies; the chat back end then repeats the request unstreamed,
+    # and, as the unstreamed one had the call, sends the session's later requests with tools unstreamed at once.
     script = [Reply(text=""), Reply(tool_calls=(shell_call("echo from-the-call"),)), Reply(text="done")]
     with ScriptedServer(script) as server:
         write_provider_config(codex_home, server, wire_api="chat")
@@ -180,7 +181,7 @@ def test_chat_reply_that_streamed_nothing_is_asked_once_more_without_streaming(g
         requests = model_requests(server)
 
     assert run.returncode == 0, run.stderr
-    assert [bool(r.get("stream")) for r in requests] == [True, False, True]
+    assert [bool(r.get("stream")) for r in requests] == [True, False, False]
     assert "from-the-call" in request_text(requests[2])
     assert run.stdout.strip() == "done"
 

@@ -24,6 +24,16 @@ is never the slow side of a benchmark.
 When the script is exhausted the server answers 500 "scripted server: script exhausted after N steps" with
 ``x-should-retry: false`` so the SDK fails at once. ``GET /v1/models`` lists one model, "scripted".
 
+Servers are asked what they are before the first model request (agent/models/server_info.py). Those discovery
+requests (``/props``, ``/version``, ``/api/version``, ``/api/v0/models``, ``/api/show``, ``/api/tags``) are
+recorded in ``probes``, not ``requests``, and answered 404 unless ``serves_as`` makes the server look like one
+family with a window: ``ServedAs("llama.cpp", 4096)`` answers ``/props``, ``"lmstudio"`` ``/api/v0/models``,
+``"vllm"`` ``/version`` and a ``max_model_len`` in ``/v1/models``.
+
+``refuse_streaming_tools`` makes the server fail every streamed chat request that offers tools without using a
+step, as llama_cpp.server's ``chatml-function-calling`` does: ``"empty"`` answers 200 with an empty event
+stream (what that server sends), ``"error"`` answers 500 "Automatic streaming tool choice is not supported".
+
 Streams use chunked transfer encoding, so HTTP/1.1 keep-alive keeps working between requests.
 
 CLI: ``python -m tests.fakes.scripted_server SCRIPT.json [--log requests.jsonl] [--port 0]
@@ -56,6 +66,7 @@ __all__ = [
     "HttpError",
     "RecordedRequest",
     "Reply",
+    "ServedAs",
     "ScriptedServer",
     "Step",
     "StreamError",
@@ -65,6 +76,16 @@ __all__ = [
 ]
 
 MODEL_ID = "scripted"
+PROBE_PATHS = frozenset({"/props", "/version", "/api/version", "/api/v0/models", "/api/show", "/api/tags"})
+STREAMING_TOOLS_REFUSAL = "Automatic streaming tool choice is not supported"
+
+
+@dataclass(frozen=True)
+class ServedAs:
+    """Which server family the scripted server answers discovery requests as, and the window it reports."""
+
+    kind: Literal["llama.cpp", "lmstudio", "vllm"]
+    n_ctx: int
 
 
 # --------------------------------------------------------------------------------------------- script model
@@ -524,8 +545,13 @@ class ScriptedServer:
         chunk_chars: int = 8,
         host: str = "127.0.0.1",
         port: int = 0,
+        serves_as: ServedAs | None = None,
+        refuse_streaming_tools: Literal["empty", "error"] | None = None,
     ) -> None:
         self._steps = [_parse_step(step) for step in steps]
+        self.serves_as = serves_as
+        self.refuse_streaming_tools = refuse_streaming_tools
+        self._probes: list[RecordedRequest] = []
         self._log_path = Path(log_path) if log_path is not None else None
         self.chunk_chars = max(1, chunk_chars)
         self._address = (host, port)
@@ -587,6 +613,16 @@ class ScriptedServer:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def probes(self) -> list[RecordedRequest]:
+        """Discovery requests (see the module docstring), kept apart from ``requests``."""
+        with self._lock:
+            return list(self._probes)
+
+    def record_probe(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._probes.append(request)
 
     @property
     def remaining(self) -> int:
@@ -711,12 +747,20 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         headers = {key.lower(): value for key, value in self.headers.items()}
         query = dict(parse_qsl(url.query))
-        self.server.owner.record(RecordedRequest(url.path, body, headers, method, query))
+        owner = self.server.owner
+        recorded = RecordedRequest(url.path, body, headers, method, query)
         route = url.path.rstrip("/")
+        if route in PROBE_PATHS:
+            owner.record_probe(recorded)
+            self._answer_probe(method, route)
+            return
+        owner.record(recorded)
         route = route[3:] if route.startswith("/v1/") else route
         try:
             if method == "GET" and route == "/models":
-                self._send_json(200, {"object": "list", "data": [_model_entry(MODEL_ID)]})
+                self._send_json(200, {"object": "list", "data": [_model_entry(MODEL_ID, owner.serves_as)]})
+            elif method == "POST" and route == "/chat/completions" and self._refuses_stream(body):
+                self._refuse_stream()
             elif method == "GET" and route.startswith("/models/"):
                 self._send_json(200, _model_entry(route.removeprefix("/models/")))
             elif method == "POST" and route == "/chat/completions":
@@ -727,6 +771,31 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(404, _error_body(404, f"scripted server: unknown path {method} {url.path}"))
         except ConnectionError:
             self.close_connection = True  # the client went away mid-answer (e.g. an interrupt test)
+
+    def _answer_probe(self, method: str, route: str) -> None:
+        served = self.server.owner.serves_as
+        kind = served.kind if served is not None else None
+        if kind == "llama.cpp" and method == "GET" and route == "/props":
+            self._send_json(200, {"default_generation_settings": {"n_ctx": served.n_ctx}, "total_slots": 1})
+        elif kind == "lmstudio" and method == "GET" and route == "/api/v0/models":
+            entry = {"id": MODEL_ID, "object": "model", "type": "llm", "state": "loaded",
+                     "max_context_length": served.n_ctx * 4, "loaded_context_length": served.n_ctx}
+            self._send_json(200, {"object": "list", "data": [entry]})
+        elif kind == "vllm" and method == "GET" and route == "/version":
+            self._send_json(200, {"version": "0.6.3"})
+        else:
+            self._send_json(404, _error_body(404, f"scripted server: unknown path {method} {route}"))
+
+    def _refuses_stream(self, body: dict[str, Any]) -> bool:
+        return bool(self.server.owner.refuse_streaming_tools and body.get("stream") and body.get("tools"))
+
+    def _refuse_stream(self) -> None:
+        if self.server.owner.refuse_streaming_tools == "error":
+            self._send_json(500, _error_body(500, STREAMING_TOOLS_REFUSAL))
+            return
+        self._start_stream()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _serve_step(self, body: dict[str, Any], *, chat: bool) -> None:
         owner = self.server.owner
@@ -887,8 +956,11 @@ def _stream_frames(turn: _Turn, chat: bool) -> list[bytes]:
     return [_sse(kind, data) for kind, data in _response_stream_events(turn)]
 
 
-def _model_entry(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": 0, "owned_by": "test"}
+def _model_entry(model_id: str, served: ServedAs | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": model_id, "object": "model", "created": 0, "owned_by": "test"}
+    if served is not None and served.kind == "vllm":
+        entry["max_model_len"] = served.n_ctx
+    return entry
 
 
 def _sse(event: str | None, data: dict[str, Any]) -> bytes:

@@ -15,7 +15,7 @@ from agent.mcp.connections import McpConnections
 from agent.mcp.startup import start_servers
 from agent.mcp.tool_call import MAX_OUTPUT_CHARS, result_text
 from agent.models.tool_grammar import compact_grammar, grammar_text
-from agent.tools import router
+from agent.tools import registry
 from tests.mcp.conftest import (
     MISBEHAVING,
     free_port,
@@ -245,7 +245,7 @@ def test_mcp_tools_join_the_embedded_engines_tool_call_grammar(codex_home: Path,
     text = stdio_table("time", which_or_skip("mcp-server-time")) + stdio_table("everything", str(everything_server))
     connections, _ = started(codex_home, text)
     try:
-        specs = router.tool_specs(connections)
+        specs = registry.tool_specs(connections)
         assert {"mcp__time__get_current_time", "mcp__everything__get-sum"} <= {s.name for s in specs}
         for grammar in (grammar_text(specs), compact_grammar(specs)):  # the full and the compact prompt profile
             assert "mcp__time__get_current_time" in grammar and "mcp__everything__get-sum" in grammar

@@ -93,10 +93,10 @@ async def test_escape_on_an_mcp_approval_stops_the_turn_and_ends_the_item(git_re
 
 def test_a_resumed_session_rebuilds_the_mcp_item_from_its_rollout_json():
     from agent.protocol import McpToolCall, McpToolCallError, McpToolCallResult, item_to_json
-    from agent.tui.app import _item_from_json
+    from agent.stored_events import item_from_json
 
     done = McpToolCall("item_3", "time", "get_current_time", {"timezone": "UTC"},
                        McpToolCallResult([{"type": "text", "text": "now"}], {"t": 1}), None, "completed", 12)
     failed = McpToolCall("item_4", "bad", "hang", {}, None, McpToolCallError("no answer"), "failed", 1000)
     for item in (done, failed):
-        assert _item_from_json(json.loads(json.dumps(item_to_json(item)))) == item
+        assert item_from_json(json.loads(json.dumps(item_to_json(item)))) == item

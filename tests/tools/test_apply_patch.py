@@ -12,7 +12,6 @@ import pytest
 
 from agent.tools import apply_patch as ap
 from agent.tools.apply_patch import (
-    TOOL_SPEC,
     AddFile,
     DeleteFile,
     FileChange,
@@ -25,6 +24,7 @@ from agent.tools.apply_patch import (
     plan,
     summarize,
 )
+from agent.tools.apply_patch_tool import SPEC
 
 
 @pytest.fixture(autouse=True)
@@ -577,12 +577,12 @@ def test_summary_lists_one_relative_path_per_change(tmp_path: Path) -> None:
 
 
 def test_tool_spec_is_a_function_tool_with_one_input_string() -> None:
-    assert TOOL_SPEC["name"] == "apply_patch"
-    assert TOOL_SPEC["parameters"]["required"] == ["input"]
-    assert TOOL_SPEC["parameters"]["properties"]["input"]["type"] == "string"
-    assert TOOL_SPEC["parameters"]["additionalProperties"] is False
+    assert SPEC.name == "apply_patch"
+    assert SPEC.parameters["required"] == ["input"]
+    assert SPEC.parameters["properties"]["input"]["type"] == "string"
+    assert SPEC.parameters["additionalProperties"] is False
     for marker in ("*** Begin Patch", "*** Update File:", "*** Move to:", "@@", "*** End Patch"):
-        assert marker in TOOL_SPEC["description"]
+        assert marker in SPEC.description
 
 
 # --- recognising apply_patch in shell calls ------------------------------------------------------------

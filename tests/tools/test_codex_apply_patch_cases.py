@@ -151,6 +151,6 @@ def test_a_model_s_cd_heredoc_shell_call_edits_the_file_in_that_directory(git_re
         write_provider_config(codex_home, server)
         run = run_codex(["exec", "--json", "-s", "workspace-write", "edit"], git_repo)
         assert run.returncode == 0, run.stderr
-        output = server.requests[1].body["messages"][-1]["content"]
+        output = [r for r in server.requests if r.method == "POST"][1].body["messages"][-1]["content"]
     assert (git_repo / "sub" / "notes.txt").read_text() == "new\n"
     assert "M sub/notes.txt" in output

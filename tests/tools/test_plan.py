@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.tools.plan import PlanError, parse_plan
+from agent.tools.plan_tool import PlanError, parse_plan
 
 
 def test_valid_plan_becomes_todo_entries_and_explanation():

@@ -1,4 +1,5 @@
-"""The shell tool: argument parsing, environment policy, and running real processes."""
+"""The shell tool: argument parsing (shell_tool), environment policy (command_env), running real processes
+(process_runner) and cutting output (truncation)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent.config import ShellEnvironmentPolicy
-from agent.tools.shell import (
-    CORE_ENV_VARS,
-    ShellArgumentError,
-    ShellParams,
-    ShellResult,
-    build_env,
-    format_for_model,
-    parse_params,
-    resolve_workdir,
-    run,
-    truncate_middle,
-)
+from agent.tools.command_env import CORE_ENV_VARS, build_env
+from agent.tools.process_runner import ShellResult, format_for_model, run
+from agent.tools.shell_tool import ShellArgumentError, ShellParams, parse_params, resolve_workdir
+from agent.tools.truncation import truncate_middle
 
 BASE_ENV = {
     "PATH": "/usr/bin:/bin",

@@ -107,7 +107,7 @@ def rendered(renderable) -> str:
 
 
 def context_percent(app: CodexApp) -> int:
-    status = app.session.status()
+    status = app.session_status
     return percent_used(status.context_used, status.context_window)
 
 
@@ -155,13 +155,13 @@ async def test_resume_last_skips_a_session_left_empty_by_new(harness: MakeHarnes
             app = await ready(pilot)
             await send(pilot, "the question")
             await turn_done(pilot)
-            first = app.session.thread_id
+            first = app.session_status.thread_id
             await send(pilot, "/new")
-            await wait_until(pilot, lambda: app.session.thread_id != first and not app.busy_with, what="/new")
+            await wait_until(pilot, lambda: app.session_status.thread_id != first and not app.busy_with, what="/new")
         resumed = CodexApp(app.config, overrides=app.overrides, env=h.env, resume="--last")
         async with resumed.run_test(size=(120, 40)) as pilot:
             await ready(pilot)
-            assert resumed.session.thread_id == first
+            assert resumed.session_status.thread_id == first
             assert f"resumed session {first}" in notices(resumed)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 from rich.console import Console
@@ -47,7 +48,7 @@ async def test_slash_status_shows_the_session(harness: MakeHarness):
             console.print(status_table(app.screen.status, app.screen.extras))
             text = console.export_text()
             for expected in ("scripted", "Scripted", h.server.base_url, "read-only", "on-request",
-                             str(h.repo / "AGENTS.md"), "Tokens used", "Context", app.session.thread_id):
+                             str(h.repo / "AGENTS.md"), "Tokens used", "Context", app.session_status.thread_id):
                 assert expected in text, expected
             await pilot.press("escape")
             assert not isinstance(app.screen, StatusScreen)
@@ -88,9 +89,9 @@ async def test_slash_new_starts_a_fresh_session(harness: MakeHarness):
             app = await ready(pilot)
             await send(pilot, "remember the word pineapple")
             await turn_done(pilot)
-            old = app.session.thread_id
+            old = app.session_status.thread_id
             await send(pilot, "/new")
-            await wait_until(pilot, lambda: app.session.thread_id != old, what="a new session")
+            await wait_until(pilot, lambda: app.session_status.thread_id != old, what="a new session")
             await turn_done(pilot)
             assert cells(app, UserMessage) == []
             await send(pilot, "what was the word?")
@@ -149,7 +150,7 @@ async def test_slash_model_switches_the_model_for_the_next_request(harness: Make
             app = await ready(pilot)
             await send(pilot, "/model other-model")
             await turn_done(pilot)
-            assert app.session.config.model == "other-model"
+            assert app.config.model == "other-model" and "other-model" in app.session_status.model
             assert app.status_bar.line.model == "other-model"
             await send(pilot, "hello")
             await turn_done(pilot)
@@ -166,6 +167,20 @@ async def test_slash_model_switches_the_model_for_the_next_request(harness: Make
             assert h.model_requests()[-1]["model"] == "typed-name"
 
 
+async def test_slash_model_says_why_the_endpoint_listed_no_models(harness: MakeHarness):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"  # nothing listens there once the block ends
+    with harness(config_overrides=(f'model_providers.scripted.base_url="{url}"',)) as h:
+        async with h.app.run_test(size=(100, 30)) as pilot:
+            app = await ready(pilot)
+            await send(pilot, "/model")
+            await wait_until(pilot, lambda: isinstance(app.screen, PickerScreen), what="the model picker")
+            assert "scripted" in [choice.label for choice in app.screen.choices]  # a typed name still works
+            assert any(m.startswith(f"Could not list the models: Scripted at {url}/models could not be reached")
+                       for m in notices(app, "warning")), notices(app)
+
+
 async def test_slash_approvals_switches_the_preset(harness: MakeHarness):
     with harness() as h:
         async with h.app.run_test(size=(100, 30)) as pilot:
@@ -175,12 +190,11 @@ async def test_slash_approvals_switches_the_preset(harness: MakeHarness):
             assert [c.label for c in app.screen.choices] == ["Read Only", "Auto", "Full Access"]
             await pilot.press("down", "down", "enter")
             await pilot.pause()
-            assert (app.session.config.sandbox_mode, app.session.config.approval_policy) == (
-                "danger-full-access", "never")
+            assert (app.session_status.sandbox, app.session_status.approval) == ("danger-full-access", "never")
             assert app.status_bar.line.sandbox == "danger-full-access"
             await send(pilot, "/approvals auto")
             await pilot.pause()
-            assert app.session.config.sandbox_mode == "workspace-write"
+            assert app.session_status.sandbox == "workspace-write"
 
 
 async def test_slash_quit_exits(harness: MakeHarness):

@@ -1,4 +1,4 @@
-"""/status: what this session runs on and how much it has used, from `Session.status()`."""
+"""/status: what this session runs on and how much it has used, from the session's `StatusReport`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from agent.context_budget import percent_used
 from agent.tui.widgets.status_bar import human_count
 
 if TYPE_CHECKING:
-    from agent.session import SessionStatus
+    from agent.protocol import SessionStatus
 
 
 @dataclass(frozen=True)
