@@ -9,12 +9,13 @@ them to a thread before each request and for /compact, and remembers how full th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 
 from agent.config import Config
 from agent.models.base import ContextWindowExceeded, Message, ModelClient, ModelRequest, ModelResponse
+from agent.models.server_info import estimate_prompt_tokens as estimate_tokens
+from agent.models.server_info import output_cap
 from agent.protocol import Usage
 from agent.thread import Thread
 from agent.tools.truncation import truncate_middle
@@ -22,7 +23,6 @@ from agent.tools.truncation import truncate_middle
 SHORTENED_MAX_BYTES = 800
 SHORTENED_MAX_LINES = 16
 SHORTENED_MARK = "[output shortened to save context]\n"
-DEFAULT_REPLY_RESERVE = 1024
 
 SUMMARY_PROMPT = (
     "The conversation is about to exceed the context window. Write a concise summary of it for yourself, "
@@ -38,8 +38,9 @@ def percent_used(tokens: int, window: int) -> int:
 
 
 def reply_reserve(window: int, max_output_tokens: int | None) -> int:
-    """Tokens kept free for the model's reply."""
-    return min(max_output_tokens or DEFAULT_REPLY_RESERVE, window // 4)
+    """Tokens kept free for the model's reply: the output cap every request carries, at most a quarter of the
+    window."""
+    return min(output_cap(max_output_tokens, window), window // 4)
 
 
 def shorten_oldest_tool_output(history: list[Message]) -> bool:
@@ -66,17 +67,10 @@ def compacted(preamble: list[Message], summary: str, last_user: Message | None) 
     return history
 
 
-CHARS_PER_TOKEN = 4  # a deliberately rough estimate, used only where the back end cannot count
 DEFAULT_COMPACT_WINDOW = 32768  # /compact on an endpoint whose window we do not know
 
 Summarise = Callable[[ModelRequest], ModelResponse]  # streams a summary request (cancellable) to its response
 Warn = Callable[[str], None]
-
-
-def estimate_tokens(request: ModelRequest) -> int:
-    tools = json.dumps([t.parameters for t in request.tools])
-    body = sum(len(m.content) + sum(len(c.arguments) for c in m.tool_calls) for m in request.messages)
-    return (len(request.instructions) + len(tools) + body) // CHARS_PER_TOKEN
 
 
 def context_window(client: ModelClient, config: Config) -> int | None:

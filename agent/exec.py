@@ -17,8 +17,9 @@ from agent import __version__
 from agent.config import Config, Overrides, load_config
 from agent.errors import UsageError, UserError
 from agent.exec_output import HumanRenderer, JsonRenderer, use_color
+from agent.git import repo_root
 from agent.images import image_data_url
-from agent.instructions import ProjectDocs, find_repo_root, load_project_docs
+from agent.instructions import ProjectDocs, load_project_docs
 from agent.protocol import (
     ApprovalDecision,
     ApprovalRequested,
@@ -72,7 +73,7 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
     config = load_config(overrides)
     for warning in config.warnings:
         renderer(Warning(warning))
-    if not options.skip_git_repo_check and find_repo_root(config.cwd) is None:
+    if not options.skip_git_repo_check and repo_root(config.cwd) is None:
         raise UsageError(
             f"{config.cwd} is not inside a git repository, so edits could not be reviewed or undone: "
             "run codex exec inside a repository, or pass --skip-git-repo-check."

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent import structured_output, turn_end
+from agent.config import Config
 from agent.errors import TurnStopped, UserError
 from agent.images import image_data_url
 from agent.models.base import Message, ModelRequest, ModelResponse, ReasoningChunk, Retrying, TextChunk, Waiting
@@ -114,6 +115,10 @@ class Turn:
             raise
         self.usage += response.usage
         s.recorder.model_request(s.config, response.usage)
+        for text in response.warnings:  # said once per session by the back end (a cut prompt, no streaming)
+            s.emit(Warning(text))
+        if response.truncated:
+            s.emit(Warning(truncated_reply_warning(s.config)))
         return response
 
     def _sample(self, structured: bool = False) -> ModelResponse:
@@ -238,3 +243,10 @@ def show_transport(session: Session, item: Waiting | Retrying) -> None:
     else:
         session.recorder.model_request(session.config, None, item.message, retried=True)
         session.emit(Warning(item.message))
+
+
+def truncated_reply_warning(config: Config) -> str:
+    """A reply that stopped at the output cap is shown as it is, never passed off as whole."""
+    where = f"model_max_output_tokens in {config.config_file}"
+    return (f"The model's reply stopped at the output limit, so it is cut short; raise {where} if the model "
+            "needs longer replies.")

@@ -46,6 +46,7 @@ from agent.protocol import (
     Undo,
     UndoCompleted,
     UserInput,
+    Warning,
 )
 from agent.session import Session, SessionSetup
 from agent.session_open import SessionOptions, open_session
@@ -605,3 +606,13 @@ def test_shutdown_closes_the_session_and_says_how_to_resume(make_session: MakeSe
 
     done = h.events[-1]
     assert isinstance(done, ShutdownComplete) and done.resume_hint is None  # nothing kept, nothing to resume
+
+
+def test_a_reply_cut_at_the_output_cap_is_said_to_be_cut(make_session: MakeSession):
+    h = make_session([Reply(text="The first half of", finish_reason="length")])
+
+    h.turn("explain")
+
+    warnings = [e.message for e in h.of_type(Warning)]
+    assert any("stopped at the output limit" in w and "model_max_output_tokens" in w for w in warnings)
+    assert h.server.requests[0].body["max_tokens"] > 0  # every request carries a cap

@@ -137,7 +137,7 @@ def read_chat_stream(events: Iterable[SseEvent | Waiting]) -> Generator[StreamIt
 
 def _absorb(chunk: dict[str, Any], acc: _Accumulator) -> Generator[StreamItem, None, None]:
     if chunk.get("error"):
-        raise StreamReportedError(_error_text(chunk["error"]))
+        raise StreamReportedError(reported_error_text(chunk["error"]))
     if chunk.get("usage") is not None:
         acc.usage = usage_from_chat(chunk["usage"])
     for n, choice in enumerate(typed(chunk, "choices", list, "chunk") or []):
@@ -167,7 +167,7 @@ def read_chat_completion(completion: dict[str, Any]) -> ModelResponse:
     """The reply in a non-streamed chat completion (a whole call is one delta)."""
     acc = _Accumulator(usage=usage_from_chat(completion.get("usage")))
     if completion.get("error"):
-        raise StreamReportedError(_error_text(completion["error"]))
+        raise StreamReportedError(reported_error_text(completion["error"]))
     choices = typed(completion, "choices", list, "completion") or [{}]
     if not isinstance(choices[0], dict):
         raise StreamUnreadable(f"choices[0] is {type(choices[0]).__name__}, not object")
@@ -180,7 +180,8 @@ def read_chat_completion(completion: dict[str, Any]) -> ModelResponse:
     return acc.response()
 
 
-def _error_text(error: Any) -> str:
+def reported_error_text(error: Any) -> str:
+    """The message of an `error` a server put in its reply (an object with `message`, or the text itself)."""
     message = error.get("message") if isinstance(error, dict) else error
     return message if isinstance(message, str) and message else "unknown error"
 

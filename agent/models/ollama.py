@@ -36,7 +36,7 @@ from agent.models.base import (
     ToolCall,
     Waiting,
 )
-from agent.models.chat import to_chat_tools
+from agent.models.chat import reported_error_text, to_chat_tools
 from agent.models.endpoint import (
     CONNECT_TIMEOUT,
     EndpointClient,
@@ -121,7 +121,7 @@ def read_ollama_stream(lines: Iterable[str | Waiting]) -> Generator[StreamItem, 
             continue
         chunk = json_object(line, "a line of the stream")
         if chunk.get("error"):
-            raise StreamReportedError(_error_text(chunk["error"]))
+            raise StreamReportedError(reported_error_text(chunk["error"]))
         message = typed(chunk, "message", dict, "line") or {}
         thinking = typed(message, "thinking", str, "message")
         if thinking:
@@ -136,11 +136,6 @@ def read_ollama_stream(lines: Iterable[str | Waiting]) -> Generator[StreamItem, 
         if typed(chunk, "done", bool, "line"):
             return reply.response(chunk)
     raise StreamEndedEarly('the stream stopped before its last object ("done": true)')
-
-
-def _error_text(error: Any) -> str:
-    message = error.get("message") if isinstance(error, dict) else error
-    return message if isinstance(message, str) and message else "unknown error"
 
 
 class OllamaClient(EndpointClient):

@@ -2,13 +2,15 @@
 
 `tool_call_format` chooses, per provider or model (our extension of config.toml):
 * "native": the API's `tools` field, as before;
-* "text": the tools are described in the system prompt with one call format (Hermes/Qwen-style
-  `<tool_call>{"name": …, "arguments": {…}}</tool_call>`), `tools` is left out of the request, calls are parsed
+* "text": the tools are described in the system prompt with one call format, Hermes/Qwen-style
+  `<tool_call>{"name": …, "arguments": {…}}</tool_call>` on one line (a 135M model copies that form; with the
+  JSON on a line of its own it drifts into code fences); `tools` is left out of the request, calls are parsed
   from the reply (agent/models/text_tool_calls.py) into `ModelResponse.tool_calls`, and earlier calls and
-  results are shown in the history as that same text (`<tool_call>` blocks, results in `<tool_response>`);
+  results are shown in the history as that same text (results in `<tool_response>` blocks);
 * "auto": native, until the server shows it has no tool support (agent/models/tool_support.py): it rejects
-  `tools` (the request is then re-sent as text), or a one-time probe on servers known to drop them silently
-  finds that it does. The verdict holds for the rest of the session and is said once on the status line.
+  `tools` (a 4xx naming them), or, judged once after the first reply that was offered tools and made no
+  native call, it belongs to a family known to drop them and a probe finds that it does. Either way the
+  request is sent again as text, and the verdict holds for the session (said once on the status line).
 
 Precedence: `tool_call_format` in [model_providers.<id>], then the top-level key, then the model's row in
 agent/models/quirks.toml ([endpoint]), else "auto". The protocol text is appended to the instructions, which
@@ -21,7 +23,7 @@ Not here: the embedded engine (its own grammar decodes calls) and the HTTP of th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,10 +55,8 @@ def protocol_text(tools: tuple[ToolSpec, ...]) -> str:
     """The tool section of the system prompt: how to call, then each tool with its JSON Schema."""
     lines = [
         "# Tools",
-        "You can call tools. To call one, reply with a block exactly like this, and nothing after it:",
-        "<tool_call>",
-        '{"name": "TOOL_NAME", "arguments": {"ARGUMENT": "VALUE"}}',
-        "</tool_call>",
+        "You can call tools. To call one, reply with a line exactly like this, and nothing after it:",
+        '<tool_call>{"name": "TOOL_NAME", "arguments": {"ARGUMENT": "VALUE"}}</tool_call>',
         "The arguments are a JSON object that follows the tool's parameters. Several calls are several blocks. "
         "The result of each call comes back in a <tool_response> block. When you can answer, reply in plain "
         "text without any <tool_call> block.",
@@ -75,7 +75,7 @@ def call_text(call: ToolCall) -> str:
         arguments: Any = json.loads(call.arguments) if call.arguments.strip() else {}
     except json.JSONDecodeError:
         arguments = call.arguments
-    return f"{OPEN_TAG}\n{json.dumps({'name': call.name, 'arguments': arguments})}\n</tool_call>"
+    return f"{OPEN_TAG}{json.dumps({'name': call.name, 'arguments': arguments})}</tool_call>"
 
 
 def history_as_text(messages: tuple[Message, ...]) -> tuple[Message, ...]:
@@ -194,19 +194,59 @@ class ToolFormatClient:
         return verdict.format if verdict else "native"
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
-        if self.setting == "auto" and request.tools and self._key() not in tool_support.VERDICTS:
-            self._probe_if_known_to_drop()
         if self.format == "text":
             yield from self._text_stream(request)
             return
+        judging = self.setting == "auto" and bool(request.tools) and self._key() not in tool_support.VERDICTS
         try:
-            yield from self.inner.stream(request)
+            reply = yield from self._native(request)
         except ModelRequestFailed as error:
             if self.setting != "auto" or not request.tools or not tool_support.rejects_tools(error):
                 raise
             self._decide(tool_support.Verdict("text", f"the server rejected `tools` ({error})", rejected=True))
             yield Retrying("the server does not take tools; sending the request again with tools as text")
             yield from self._text_stream(request)
+            return
+        if judging and self._judged(reply).format == "text":
+            yield Retrying("the server dropped the tools; sending the request again with tools as text")
+            yield from self._text_stream(request)
+            return
+        yield reply
+
+    def _native(self, request: ModelRequest) -> Generator[StreamItem, None, ModelResponse]:
+        """The endpoint's own stream, all but its final reply, which is returned."""
+        reply = None
+        for item in self.inner.stream(request):
+            if isinstance(item, ModelResponse):
+                reply = item
+            else:
+                yield item
+        if reply is None:
+            raise AssertionError("a back end's stream ends with its ModelResponse")
+        return reply
+
+    def _judged(self, reply: ModelResponse) -> tool_support.Verdict:
+        """The verdict after the first reply that was offered tools. Asking costs nothing for most servers: a
+        native call proves tool support; otherwise the server family comes from the discovery the endpoint
+        client did anyway, or, for a server that reports no usage (llama_cpp.server streams none), from its
+        model listing; only a family known to drop tools is probed (two one-token requests)."""
+        if reply.tool_calls:
+            return self._decide(tool_support.Verdict("native", "the model made a native call"), quiet=True)
+        kind = getattr(getattr(self.inner, "server_info", None), "kind", "") or ""
+        client = None
+        if not kind and reply.usage.input_tokens == 0:
+            from agent.models.endpoint import make_openai_client
+
+            client = make_openai_client(self.config)
+            _, kind = tool_support.listed(client)
+        if kind not in endpoint_quirks(self.model).probe_servers:
+            reason = f"{kind or 'this server'} is not known to drop tools"
+            return self._decide(tool_support.Verdict("native", reason), quiet=True)
+        if client is None:
+            from agent.models.endpoint import make_openai_client
+
+            client = make_openai_client(self.config)
+        return self._decide(tool_support.probe(client, self.config.provider.wire_api, self.model))
 
     def _text_stream(self, request: ModelRequest) -> Iterator[StreamItem]:
         names = [t.name for t in request.tools] if request.tool_choice != "none" else []
@@ -230,21 +270,11 @@ class ToolFormatClient:
         provider = self.config.provider
         return provider.base_url or provider.id, self.model, provider.wire_api
 
-    def _probe_if_known_to_drop(self) -> None:
-        from agent.models.endpoint import make_openai_client
-
-        client = make_openai_client(self.config)
-        _, kind = tool_support.listed(client)
-        if kind not in endpoint_quirks(self.model).probe_servers:
-            self._decide(tool_support.Verdict("native", f"{kind or 'this server'} is not known to drop tools"),
-                         quiet=True)
-            return
-        self._decide(tool_support.probe(client, self.config.provider.wire_api, self.model), quiet=False)
-
-    def _decide(self, verdict: tool_support.Verdict, quiet: bool = False) -> None:
+    def _decide(self, verdict: tool_support.Verdict, quiet: bool = False) -> tool_support.Verdict:
         tool_support.VERDICTS[self._key()] = verdict
         if verdict.format == "text" or not quiet:
             self.on_status(tool_format_status(self.config, verdict))
+        return verdict
 
 
 def tool_format_status(config: Config, verdict: tool_support.Verdict) -> str:

@@ -4,7 +4,8 @@
 Two ways a server shows it has no tool support:
 * it rejects them: a 4xx whose message names tools (Ollama's "does not support tools", llama-server without
   `--jinja`, servers that refuse unknown fields) — `rejects_tools` reads such an error;
-* it drops them silently (llama_cpp.server in `--chat_format chatml`): the model answers as if it never saw them.
+* it drops them silently (llama_cpp.server in `--chat_format chatml`; llama-server when the model's chat template
+  has no tools, e.g. SmolLM2-135M's): the model answers as if it never saw them.
   `probe` detects this by the prompt size the server reports: the same tiny request (one token to generate) is
   sent without and with one tool; a server that puts tools into the prompt reports more prompt tokens with it.
   This is model-independent (a tiny model that would not call the tool still reads it) and costs two one-token

@@ -47,9 +47,9 @@ from pathlib import Path
 
 from agent.config import Config
 from agent.errors import UserError
+from agent.protocol import SANDBOX_MODES
 from agent.safety.sandbox_exec import landlock_abi
 
-MODES = ("read-only", "workspace-write", "danger-full-access")
 GUARDED_NAMES = (".git", ".codex")  # kept read-only inside every workspace root, created empty if missing
 LAUNCHER = Path(__file__).with_name("sandbox_exec.py")
 UNCONFINED_FIX = "run with -s danger-full-access to run commands unconfined"
@@ -85,8 +85,8 @@ class SandboxPolicy:
     visible_paths: tuple[Path, ...] = ()  # kept visible (not writable) where a cover would hide them
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"sandbox mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode not in SANDBOX_MODES:
+            raise ValueError(f"sandbox mode {self.mode!r} is not one of {', '.join(SANDBOX_MODES)}")
         paths = (*self.writable_roots, *self.read_only_subpaths, *self.guarded_paths, *self.private_paths,
                  *self.hidden_paths, *((self.private_tmp,) if self.private_tmp else ()))
         relative = [str(p) for p in paths if not Path(p).is_absolute()]

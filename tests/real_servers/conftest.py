@@ -23,10 +23,11 @@ def _model() -> Path:
     return model
 
 
-def _llama_cpp_server(chat_format: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
+def _llama_cpp_server(chat_format: str, where: pytest.TempPathFactory | Path) -> Iterator[RealServer]:
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("sse_starlette") is None:
         pytest.skip("llama-cpp-python's [server] extra is not installed: pip install -e '.[dev]'")
-    server = start_llama_cpp_server(_model(), chat_format, tmp_path_factory.mktemp("llama-cpp-server"))
+    log_dir = where / "server-logs" if isinstance(where, Path) else where.mktemp("llama-cpp-server")
+    server = start_llama_cpp_server(_model(), chat_format, log_dir)
     yield server
     server.stop()
 
@@ -55,3 +56,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
     server = start_llama_server(binary, _model(), tmp_path_factory.mktemp("llama-server"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fresh_chatml_server(tmp_path: Path) -> Iterator[RealServer]:
+    """A chatml llama_cpp.server of this test's own: its seeded sampling then starts from the same state."""
+    yield from _llama_cpp_server("chatml", tmp_path)
+
+
+@pytest.fixture
+def fresh_function_calling_server(tmp_path: Path) -> Iterator[RealServer]:
+    yield from _llama_cpp_server("chatml-function-calling", tmp_path)

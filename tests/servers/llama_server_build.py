@@ -68,7 +68,7 @@ def _unpacked(archive: pathlib.Path, version: str) -> pathlib.Path:
 
 
 def build(version: str | None = None, jobs: int = 2) -> pathlib.Path:
-    """The cached llama-server binary, built first when missing (takes ~10-20 min on 2 cores)."""
+    """The cached llama-server binary, built first when missing (about 23 min on 2 busy cores)."""
     version = version or llama_cpp_version()
     target = binary_path(version)
     if target.exists():
@@ -91,6 +91,7 @@ def build(version: str | None = None, jobs: int = 2) -> pathlib.Path:
     shutil.copy2(built, partial)
     os.replace(partial, target)
     shutil.rmtree(build_dir, ignore_errors=True)
+    shutil.rmtree(source.parents[1], ignore_errors=True)  # the unpacked sdist; the archive stays for a rebuild
     return target
 
 
