@@ -349,5 +349,23 @@ def _exec_options(args: argparse.Namespace):  # -> agent.exec.ExecOptions
                        args.ephemeral, resume, args.output_schema, images, service_flags)
 
 
+def run() -> None:
+    """The `codex` console command: `main`, then an exit without the interpreter's teardown, which costs
+    100-200 ms after every run (freeing every module and object one by one; benchmarks/README.md). Everything
+    the run keeps is already written and closed by then (the rollout at Shutdown, audit records as they
+    happen); the output streams are flushed and the atexit handlers (launchers, temporary directories) run."""
+    import atexit
+    import os
+
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach the reader
+            code = code or 141
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -13,7 +13,6 @@ nothing and caches nothing beyond the process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,8 @@ from agent.config import Config, Overrides, load_config
 
 if TYPE_CHECKING:
     import openai
+
+    from agent.models import tool_support
 
 LABEL_WIDTH = 22
 STREAM_CHECK_TOKENS = 32
@@ -100,6 +101,7 @@ def _embedded(config: Config, report: Report) -> None:
 
 def _endpoint(config: Config, report: Report) -> None:
     from agent.errors import UserError
+    from agent.models import tool_support
     from agent.models.endpoint import make_openai_client
 
     provider = config.provider
@@ -123,17 +125,17 @@ def _endpoint(config: Config, report: Report) -> None:
     if not model:
         report.add("model", f"not set: pass -m MODEL or set model in {config.config_file}")
         return
-    listed = "" if not ids or model in ids else f" (not among the listed models: check -m / model in " \
-                                                f"{config.config_file})"
-    report.add("model", model + listed)
+    unlisted = f" (not among the listed models: check -m / model in {config.config_file})"
+    report.add("model", model + ("" if not ids or model in ids else unlisted))
     window = config.model_context_window or info.context_window
     if info.context_window:
         report.add("server window", f"{info.context_window} tokens")
     else:
         report.add("server window", "not reported by the server")
-    for label, value in _tool_rows(client, config, model):
-        report.add(label, value)
-    report.add("settings", _settings(config, model, window, kind))
+    verdict = tool_support.probe(client, config.provider.wire_api, model)
+    report.add("tools", f"{verdict.format}: {verdict.reason}")
+    report.add("streaming with tools", _streaming_with_tools(config, model))
+    report.add("settings", _settings(config, model, window, _format_used(config, model, kind, verdict)))
 
 
 _KIND_NAMES = {"llama.cpp": "llama.cpp llama-server", "llama_cpp.server": "llama-cpp-python's llama_cpp.server",
@@ -165,15 +167,6 @@ def _server_info(client: openai.OpenAI, config: Config, model: str) -> Any:
     return server_info.discover(client, config.provider, model)
 
 
-def _tool_rows(client: openai.OpenAI, config: Config, model: str) -> Iterator[tuple[str, str]]:
-    from agent.models import tool_support
-
-    verdict = tool_support.probe(client, config.provider.wire_api, model)
-    tool_support.VERDICTS[(config.provider.base_url or "", model, config.provider.wire_api)] = verdict
-    yield "tools", f"{verdict.format}: {verdict.reason}"
-    yield "streaming with tools", _streaming_with_tools(config, model)
-
-
 def _streaming_with_tools(config: Config, model: str) -> str:
     """One streamed request that offers a tool, through the back end a session uses (native tools)."""
     from dataclasses import replace
@@ -200,24 +193,22 @@ def _streaming_with_tools(config: Config, model: str) -> str:
     return f"yes (the reply was {answered})"
 
 
-def _settings(config: Config, model: str, window: int | None, kind: str) -> str:
+def _settings(config: Config, model: str, window: int | None, tool_call_format: str) -> str:
     from agent.models.server_info import output_cap
 
     cap = output_cap(config.model_max_output_tokens, window)
     shown_window = f"{window} tokens" if window else "unknown (set model_context_window)"
-    return (f"wire_api {config.provider.wire_api} · tool_call_format {_format_used(config, model, kind)} · "
+    return (f"wire_api {config.provider.wire_api} · tool_call_format {tool_call_format} · "
             f"output cap {cap} tokens · window {shown_window}")
 
 
-def _format_used(config: Config, model: str, kind: str) -> str:
+def _format_used(config: Config, model: str, kind: str, verdict: tool_support.Verdict) -> str:
     """The tool format a session will use; for "auto", what it will find out (or fail to) by itself."""
-    from agent.models import tool_support
     from agent.models.quirks import endpoint_quirks
     from agent.models.text_tools import configured_format
 
     setting = configured_format(config, model)
-    verdict = tool_support.VERDICTS.get((config.provider.base_url or "", model, config.provider.wire_api))
-    if setting != "auto" or verdict is None:
+    if setting != "auto":
         return setting
     if verdict.format == "native" or verdict.rejected or kind in endpoint_quirks(model).probe_servers:
         return f"auto → {verdict.format}"

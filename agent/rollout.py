@@ -26,7 +26,7 @@ CODEX_HOME may be shared with Codex). The file is created with mode 0600: it hol
   A history `Message` becomes one or more items: a user message one `message`; an assistant message its text
   `message` (left out when the text is empty and there are calls) and then one `function_call` per tool call; a
   tool message one `function_call_output` (agent.models.response_items owns this conversion, both ways; a
-  rollout stores no images). All items of one `Message` are written in a single write. Loading groups
+  user message's images are `input_image` parts). All items of one `Message` are written in a single write. Loading groups
   `function_call`s back into the assistant message just before them.
 
 - `compacted`: the history was replaced (context compaction)::
@@ -301,8 +301,9 @@ def _git_head(cwd: Path) -> tuple[str | None, str | None]:
 
 
 def _stored_items(message: Message) -> list[dict[str, Any]]:
-    """The items a rollout stores for one message: images are not stored (they would not be read back)."""
-    return message_to_items(message, images=False)
+    """The items a rollout stores for one message: images included, as Codex stores them (`input_image` parts
+    with their `data:` URL), so a resumed thread still shows the model what the prompt showed it."""
+    return message_to_items(message)
 
 
 def _dropped_warning(path: Path, dropped: Counter[str]) -> str:

@@ -110,7 +110,7 @@ class Case:
     theirs_script: list[dict[str, Any]]
     hello_source: str  # what hello.py must hold afterwards
     last_output: str  # what the last command prints (the last request must carry it)
-    commands: dict[str, int]  # completed command_execution events per CLI name
+    commands: dict[str, int]  # completed command_execution events per CLI kind ("ours" / "theirs")
     edits: int  # our apply_patch calls (completed file_change events)
     final_text: str
 

@@ -279,14 +279,15 @@ def test_a_rollout_stores_the_items_a_responses_request_sends_for_the_same_histo
     assert stored_items(writer.path) == to_input_items([*PREAMBLE, *TURN])
 
 
-def test_a_users_images_go_to_the_model_but_not_into_the_rollout(codex_home, tmp_path):
+def test_a_users_images_are_stored_as_codex_stores_them_and_come_back_on_resume(codex_home, tmp_path):
     picture = Message("user", "what is this?", images=("data:image/png;base64,iVBORw0KGgo=",))
     with RolloutWriter(codex_home, make_meta(tmp_path), now=START) as writer:
         writer.message(picture)
     text = {"type": "input_text", "text": "what is this?"}
-    assert stored_items(writer.path) == [{"type": "message", "role": "user", "content": [text]}]
-    assert to_input_items([picture]) == [{"type": "message", "role": "user", "content": [
+    expected = [{"type": "message", "role": "user", "content": [
         text, {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}]}]
+    assert stored_items(writer.path) == expected == to_input_items([picture])
+    assert load_rollout(writer.path).history == [picture]
 
 
 def test_an_empty_answer_is_kept_in_the_rollout_and_left_out_of_a_request(codex_home, tmp_path):

@@ -408,8 +408,11 @@ class EndpointClient:
         self.model = model
         self.provider = config.provider
         self._client = make_openai_client(config)
-        self._server: ServerInfo | None = None
+        self._server: ServerInfo = UNKNOWN
         self._warned: set[str] = set()
+        # The server is asked while the session opens (off the first request's path, which joins it).
+        self._discovery = threading.Thread(target=self._discover_quietly, name="server-info", daemon=True)
+        self._discovery.start()
 
     def describe(self) -> str:
         return f"{self.model} via {self.provider.name} ({self.wire_api}) at {self.provider.base_url}"
@@ -417,14 +420,17 @@ class EndpointClient:
     @property
     def server_info(self) -> ServerInfo:
         """What the server says about itself, asked once per client (so once per session); never raises."""
-        if self._server is None:
-            try:
-                self._server = self._discover()
-            except Exception:  # discovery is a courtesy: a server that answers oddly is simply unknown
-                self._server = UNKNOWN
+        self._discovery.join()
         return self._server
 
+    def _discover_quietly(self) -> None:
+        try:
+            self._server = self._discover()
+        except Exception:  # discovery is a courtesy: a server that answers oddly is simply unknown
+            self._server = UNKNOWN
+
     def _discover(self) -> ServerInfo:
+        """Runs on the discovery thread, started by __init__: an override may use only what __init__ set."""
         return discover(self._client, self.provider, self.model)
 
     @property

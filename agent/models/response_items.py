@@ -28,12 +28,12 @@ from typing import Any
 from agent.models.base import Message, ToolCall
 
 
-def message_to_items(message: Message, images: bool = True) -> list[dict[str, Any]]:
-    """The items of one history message, in the stored form; `images=False` leaves a user message's images out."""
+def message_to_items(message: Message) -> list[dict[str, Any]]:
+    """The items of one history message, in the stored form (a rollout's) and the sent form (a request's)."""
     if message.role == "tool":
         return [{"type": "function_call_output", "call_id": message.tool_call_id or "", "output": message.content}]
     items: list[dict[str, Any]] = []
-    attached = message.images if images else ()
+    attached = message.images
     if message.role == "user" or message.content or attached or not message.tool_calls:
         part = "input_text" if message.role == "user" else "output_text"
         pictures = [{"type": "input_image", "image_url": url} for url in attached]
@@ -66,7 +66,7 @@ def add_item(history: list[Message], item: Any) -> str | None:
     kind = item.get("type")
     role = item.get("role")
     if kind == "message" and role in ("user", "assistant"):
-        history.append(Message(role, content_text(item.get("content"))))
+        history.append(Message(role, content_text(item.get("content")), images=_images(item.get("content"))))
     elif kind == "message" and role == "developer":  # Codex's permissions text, developer_instructions
         history.append(Message("user", content_text(item.get("content"), "\n\n")))  # we have no developer role
     elif kind in ("function_call", "custom_tool_call", "local_shell_call"):
@@ -133,6 +133,14 @@ def content_text(content: Any, separator: str = "") -> str:
         return separator.join(part["text"] for part in content
                               if isinstance(part, dict) and isinstance(part.get("text"), str))
     return ""
+
+
+def _images(content: Any) -> tuple[str, ...]:
+    """The `image_url`s of a message's `input_image` parts (Codex writes `data:` URLs there)."""
+    if not isinstance(content, list):
+        return ()
+    return tuple(part["image_url"] for part in content if isinstance(part, dict)
+                 and part.get("type") == "input_image" and isinstance(part.get("image_url"), str))
 
 
 def _as_text(value: Any) -> str:

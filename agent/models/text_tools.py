@@ -176,12 +176,13 @@ class ToolFormatClient:
     model: str
     setting: str  # "native" | "text" | "auto"
     on_status: StatusSink
+    verdict: tool_support.Verdict | None = None  # "auto": what the server showed, for the rest of the session
 
     def describe(self) -> str:
         return self.inner.describe()
 
     def __getattr__(self, name: str) -> Any:  # context_window, server_info, ... of the endpoint client
-        if name == "inner" or name.startswith("__"):
+        if name in ("inner", "verdict") or name.startswith("__"):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
@@ -190,25 +191,24 @@ class ToolFormatClient:
         """The format in force now: the setting, or for "auto" the verdict so far (native until shown otherwise)."""
         if self.setting != "auto":
             return self.setting
-        verdict = tool_support.VERDICTS.get(self._key())
-        return verdict.format if verdict else "native"
+        return self.verdict.format if self.verdict else "native"
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
         if self.format == "text":
             yield from self._text_stream(request)
             return
-        judging = self.setting == "auto" and bool(request.tools) and self._key() not in tool_support.VERDICTS
+        judging = self.setting == "auto" and bool(request.tools) and self.verdict is None
         try:
             reply = yield from self._native(request)
         except ModelRequestFailed as error:
             if self.setting != "auto" or not request.tools or not tool_support.rejects_tools(error):
                 raise
             self._decide(tool_support.Verdict("text", f"the server rejected `tools` ({error})", rejected=True))
-            yield Retrying("the server does not take tools; sending the request again with tools as text")
+            yield Retrying(f"{self._where()} does not take tools; sending the request again with them as text")
             yield from self._text_stream(request)
             return
         if judging and self._judged(reply).format == "text":
-            yield Retrying("the server dropped the tools; sending the request again with tools as text")
+            yield Retrying(f"{self._where()} dropped the tools; sending the request again with them as text")
             yield from self._text_stream(request)
             return
         yield reply
@@ -266,12 +266,11 @@ class ToolFormatClient:
                     hider = CallHider()
                 yield item
 
-    def _key(self) -> tuple[str, str, str]:
-        provider = self.config.provider
-        return provider.base_url or provider.id, self.model, provider.wire_api
+    def _where(self) -> str:
+        return f"{self.config.provider.name} at {self.config.provider.base_url}"
 
     def _decide(self, verdict: tool_support.Verdict, quiet: bool = False) -> tool_support.Verdict:
-        tool_support.VERDICTS[self._key()] = verdict
+        self.verdict = verdict
         if verdict.format == "text" or not quiet:
             self.on_status(tool_format_status(self.config, verdict))
         return verdict

@@ -9,7 +9,7 @@ Two ways a server shows it has no tool support:
   `probe` detects this by the prompt size the server reports: the same tiny request (one token to generate) is
   sent without and with one tool; a server that puts tools into the prompt reports more prompt tokens with it.
   This is model-independent (a tiny model that would not call the tool still reads it) and costs two one-token
-  requests, once per server, model and wire API in a process (`VERDICTS`).
+  requests; the caller keeps the verdict (text_tools.py: for the session).
 
 Forcing a named tool with `tool_choice` does not tell: llama_cpp.server's plain chat formats answer a named
 tool_choice with a grammar-forced call while dropping `tools` in every other request, and its
@@ -55,9 +55,6 @@ class Verdict:
     format: str
     reason: str
     rejected: bool = False
-
-
-VERDICTS: dict[tuple[str, str, str], Verdict] = {}  # (base_url, model, wire_api) -> verdict, for this process
 
 
 def rejects_tools(error: BaseException) -> bool:

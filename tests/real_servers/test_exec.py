@@ -5,6 +5,8 @@ when told exactly, so the prompts dictate the call; what is under test is the pa
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,12 @@ def configure(codex_home: Path, server: RealServer, wire_api: str = "chat", extr
         "request_max_retries = 1\nstream_idle_timeout_ms = 120000\n")
 
 
-def workspace(tmp_path: Path) -> Path:
-    repo = tmp_path / "work"
-    repo.mkdir()
+def workspace(name: str) -> Path:
+    """A workspace at a fixed path: the path is in the prompt (the environment context), and the tiny model's
+    greedy reply changes with it (it copies the path into optional arguments such as `workdir`)."""
+    repo = Path(tempfile.gettempdir()) / "codex-local-real-servers" / name
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir(parents=True)
     (repo / "notes.txt").write_text(NOTES)
     return repo
 
@@ -38,10 +43,10 @@ def commands(events: list[dict]) -> list[dict]:
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("wire_api", ["chat", "responses"])
-def test_both_wire_apis_complete_a_turn_on_llama_server(wire_api, llama_server, codex_home, run_codex: RunCodex,
-                                                        tmp_path: Path):
+def test_both_wire_apis_complete_a_turn_on_llama_server(wire_api, llama_server, codex_home, run_codex: RunCodex):
     configure(codex_home, llama_server, wire_api)
-    run = run_codex(["exec", "--json", "--skip-git-repo-check", "Say hello."], workspace(tmp_path), timeout=200)
+    run = run_codex(["exec", "--json", "--skip-git-repo-check", "Say hello."], workspace(f"wire-{wire_api}"),
+                    timeout=200)
     assert run.returncode == 0, run.stderr
     [done] = [e for e in run.events() if e["type"] == "turn.completed"]
     assert done["usage"]["input_tokens"] > 0 and done["usage"]["output_tokens"] > 0
@@ -50,22 +55,26 @@ def test_both_wire_apis_complete_a_turn_on_llama_server(wire_api, llama_server, 
 
 @pytest.mark.timeout(240)
 def test_a_call_written_as_text_runs_a_command_on_a_server_that_drops_tools(fresh_chatml_server, codex_home,
-                                                                           run_codex: RunCodex, tmp_path: Path):
+                                                                           run_codex: RunCodex):
     configure(codex_home, fresh_chatml_server)  # tool_call_format unset: "auto" finds out by itself
-    run = run_codex(["exec", "--json", "--skip-git-repo-check", DICTATED_CALL], workspace(tmp_path), timeout=200)
+    run = run_codex(["exec", "--json", "--skip-git-repo-check", DICTATED_CALL], workspace("text"), timeout=200)
     assert run.returncode == 0, run.stderr
     assert "using the text tool protocol because the server drops `tools`" in run.stderr
-    [command] = commands(run.events())
+    ran = commands(run.events())
+    assert len(ran) == 1, run.stdout + run.stderr
+    [command] = ran
     assert command["command"] == "cat notes.txt" and command["aggregated_output"] == NOTES
 
 
 @pytest.mark.timeout(240)
 def test_native_calls_run_a_command_on_chatml_function_calling(fresh_function_calling_server, codex_home,
-                                                               run_codex: RunCodex, tmp_path: Path):
+                                                               run_codex: RunCodex):
     configure(codex_home, fresh_function_calling_server)
     run = run_codex(["exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
-                     "Run the shell command `cat notes.txt`."], workspace(tmp_path), timeout=200)
+                     "Run the shell command `cat notes.txt`."], workspace("native"), timeout=200)
     assert run.returncode == 0, run.stderr
     assert "text tool protocol" not in run.stderr  # the model made a native call: no probe, no switch
-    [command] = commands(run.events())
+    ran = commands(run.events())
+    assert len(ran) == 1, run.stdout + run.stderr
+    [command] = ran
     assert command["command"] == "cat notes.txt" and command["aggregated_output"] == NOTES
