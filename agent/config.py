@@ -173,6 +173,7 @@ class Config:
     audit_witness: str = "none"  # [audit] witness: "syslog" sends the chain's head to the system log each turn
     audit_syslog_socket: str = "/dev/log"  # [audit] syslog_socket: the unix socket the syslog witness writes to
     mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=_empty_map)  # [mcp_servers.<name>]
+    shell_snapshot: bool = True  # [features] shell_snapshot: run the login shell once, not once per `bash -lc`
     warnings: tuple[str, ...] = ()  # one sentence each, e.g. an unknown key
     # our extension: how tools reach an endpoint's model ("native" | "text" | "auto"); None: not set at the top
     # level (a provider's own tool_call_format, then agent/models/quirks.toml, decide; see agent/models/text_tools)
@@ -652,6 +653,7 @@ def _build(tree: _Tree, ov: Overrides, env: Mapping[str, str], home: Path, profi
         audit_witness=_choice(tree, ("audit", "witness"), ("none", "syslog"), "none"),
         audit_syslog_socket=_expand_user(_str(tree, ("audit", "syslog_socket"), "/dev/log") or "/dev/log", env),
         mcp_servers=_mcp_servers(tree, cwd, env),
+        shell_snapshot=_bool(tree, ("features", "shell_snapshot"), True),
         warnings=tuple(dict.fromkeys([*tree.warnings, *_unknown_key_warnings(tree), *_no_effect_warnings(tree)])),
         tool_call_format=_tool_call_format(tree, providers),
     )
@@ -926,6 +928,9 @@ def _unknown_key_warnings(tree: _Tree) -> list[str]:
 def _no_effect_warnings(tree: _Tree) -> list[str]:
     """One sentence naming every key Codex defines that is set but has no effect here; [] when there is none."""
     keys = [key for key in tree.data if key in _NO_EFFECT_CODEX_KEYS or key.startswith("experimental_")]
+    features = tree.get(("features",))
+    if isinstance(features, dict) and set(features) <= {"shell_snapshot"}:  # the one feature flag implemented here
+        keys = [key for key in keys if key != "features"]
     keys += [".".join(path) for path in _NO_EFFECT_TABLE_KEYS if tree.get(path) is not None]
     keys += [f"{table}.{name}.{key}" for table, keys_here in _NO_EFFECT_NESTED_KEYS.items()
              for name, value in (tree.get((table,)) or {}).items() if isinstance(value, dict)

@@ -277,6 +277,15 @@ Event = (
 )
 
 @dataclass(frozen=True)
+class UserPrompt:
+    """A prompt the user sent earlier in the thread: only in a resumed thread's `initial_events` (Codex's
+    `UserMessage` event; the rollout stores prompts apart from the events)."""
+
+    text: str
+    type: str = "user_message"
+
+
+@dataclass(frozen=True)
 class SessionStatus:
     """What /status shows: the answer to `GetStatus`."""
 
@@ -361,6 +370,7 @@ class ShutdownComplete:
 
 Event = (
     Event
+    | UserPrompt
     | SessionConfigured
     | StatusReport
     | TurnContextChanged
@@ -371,7 +381,7 @@ Event = (
 )
 
 # Events that exist for front ends only; `exec --json` leaves them out to keep Codex's schema.
-DISPLAY_ONLY = (TextDelta, OutputDelta, Warning, Status, ApprovalRequested, SessionConfigured, StatusReport,
+DISPLAY_ONLY = (TextDelta, OutputDelta, Warning, Status, ApprovalRequested, UserPrompt, SessionConfigured, StatusReport,
                 TurnContextChanged, ContextCompacted, UndoCompleted, OperationFailed, ShutdownComplete)
 
 # --- operations: what front ends tell the core ------------------------------------------
@@ -469,6 +479,15 @@ def usage_to_json(usage: Usage) -> dict[str, int]:
             "reasoning_output_tokens": usage.reasoning_output_tokens}
 
 
+def _plain(value: Any) -> Any:
+    """JSON's types only: paths as strings, tuples as lists."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value
+
+
 def event_to_json(event: Event) -> dict[str, Any]:
     """The `codex exec --json` line for an event (../shared/spec/exec-json.md)."""
     match event:
@@ -483,9 +502,9 @@ def event_to_json(event: Event) -> dict[str, Any]:
         case TurnFailed(message=message):
             return {"type": event.type, "error": {"message": message}}
         case SessionConfigured() | StatusReport() | TurnContextChanged():
-            return {"type": event.type}  # display only; never written to --json
+            return {"type": event.type}  # about the process, not the thread: neither in --json nor stored
         case _:
-            return {"type": event.type} | asdict(event)
+            return {"type": event.type} | _plain(asdict(event))
 
 
 @dataclass(frozen=True)

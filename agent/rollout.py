@@ -26,8 +26,8 @@ CODEX_HOME may be shared with Codex). The file is created with mode 0600: it hol
   A history `Message` becomes one or more items: a user message one `message`; an assistant message its text
   `message` (left out when the text is empty and there are calls) and then one `function_call` per tool call; a
   tool message one `function_call_output` (agent.models.response_items owns this conversion, both ways; a
-  user message's images are `input_image` parts). All items of one `Message` are written in a single write. Loading groups
-  `function_call`s back into the assistant message just before them.
+  user message's images are `input_image` parts). All items of one `Message` are written in a single write.
+  Loading groups `function_call`s back into the assistant message just before them.
 
 - `compacted`: the history was replaced (context compaction)::
 
@@ -79,11 +79,23 @@ from agent.errors import UserError
 from agent.fileio import fsync_directory, write_all
 from agent.models.base import Message
 from agent.models.response_items import add_item, content_text, message_to_items
-from agent.protocol import Event, OutputDelta, Status, TextDelta, event_to_json
+from agent.protocol import (
+    Event,
+    OutputDelta,
+    SessionConfigured,
+    ShutdownComplete,
+    Status,
+    StatusReport,
+    TextDelta,
+    TurnContextChanged,
+    event_to_json,
+)
 
 ORIGINATOR = "codex-local"
-# Events not stored: deltas are repeated by the completed item, status lines are progress only.
-UNSTORED_EVENTS = (TextDelta, OutputDelta, Status)
+# Events not stored: deltas are repeated by the completed item, status lines are progress only, and the answers
+# about the session itself (its status, its configuration) describe the process, not the thread.
+UNSTORED_EVENTS = (TextDelta, OutputDelta, Status, SessionConfigured, StatusReport, TurnContextChanged,
+                   ShutdownComplete)
 # Event types after which the file is fsynced.
 _SYNC_AFTER = frozenset({"turn.completed", "turn.failed", "error"})
 _NAME_RE = re.compile(r"^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-(.+)\.jsonl$")

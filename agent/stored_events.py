@@ -13,7 +13,6 @@ Pure data: no I/O, no Textual, no rendering decisions.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from agent.protocol import (
@@ -33,18 +32,11 @@ from agent.protocol import (
     TodoList,
     TurnFailed,
     TurnFailureReason,
+    UserPrompt,
 )
 
 # How the session words an interrupt; stored `turn.failed` lines carry no reason, so older files are read by it.
 INTERRUPT_MESSAGE = "interrupted by the user"
-
-
-@dataclass(frozen=True)
-class UserPrompt:
-    """A prompt the user sent earlier in the thread (events carry no user text; the rollout stores it apart)."""
-
-    text: str
-    type: str = "user_message"
 
 
 def events_from_rollout(stored: list[dict[str, Any]]) -> list[Event]:

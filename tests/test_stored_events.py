@@ -25,10 +25,11 @@ from agent.protocol import (
     TurnFailed,
     TurnStarted,
     Usage,
+    UserPrompt,
     item_to_json,
 )
 from agent.rollout import RolloutWriter, SessionMeta, load_rollout
-from agent.stored_events import UserPrompt, events_from_rollout, item_from_json
+from agent.stored_events import events_from_rollout, item_from_json
 
 ITEMS = [
     AgentMessage("item_1", "Done."),

@@ -33,6 +33,7 @@ This module does not decide whether a command should be sandboxed or approved (s
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import marshal
 import os
@@ -68,7 +69,8 @@ class SandboxUnavailable(UserError):
 class SandboxPolicy:
     """What a sandboxed command may do and see. Paths are absolute and resolved.
 
-    read_only_subpaths exist and lie beneath writable roots (the agent's own files, a worktree's git dir);
+    read_only_subpaths are bind-mounted read-only (the agent's own files and a worktree's git dir beneath a
+    writable root, the agent's shell snapshots: `keeping_read_only`);
     guarded_paths are kept read-only and may not be created (.git, .codex of each workspace root);
     private_paths are hidden (CODEX_HOME); hidden_paths are hidden unless a writable root is at or above
     them (/run without network); private_tmp is the command's /tmp (None: an empty read-only /tmp).
@@ -92,6 +94,15 @@ class SandboxPolicy:
         relative = [str(p) for p in paths if not Path(p).is_absolute()]
         if relative:
             raise ValueError(f"sandbox paths must be absolute: {', '.join(relative)}")
+
+    def keeping_read_only(self, path: Path) -> SandboxPolicy:
+        """This policy with path (a directory only the agent writes, e.g. its shell snapshots) visible to
+        commands and bind-mounted read-only, even beneath a writable root or the session's /tmp."""
+        if self.mode == "danger-full-access":
+            return self
+        path = _real(path)
+        return dataclasses.replace(self, visible_paths=tuple(dict.fromkeys([*self.visible_paths, path])),
+                                   read_only_subpaths=tuple(dict.fromkeys([*self.read_only_subpaths, path])))
 
     @classmethod
     def from_config(cls, config: Config, env: Mapping[str, str] = os.environ) -> SandboxPolicy:

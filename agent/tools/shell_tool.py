@@ -3,7 +3,8 @@ runs the command (agent.tools.process_runner) and emits the command item the use
 
 Order of a call: a disguised `apply_patch` is routed to the patch tool; the policy
 (agent.safety.approval) says whether to ask and whether to sandbox; the user may be asked;
-the command runs (started by agent.safety.launchers, confined by agent.safety.sandbox when sandboxed);
+the command runs (started by agent.safety.launchers, confined by agent.safety.sandbox when sandboxed), a
+`bash -lc` one from the session's shell snapshot when one of its kind is ready (agent.tools.shell_snapshot);
 under `on-failure` a failure that looks like the sandbox's doing may be retried unsandboxed after approval.
 """
 
@@ -23,7 +24,7 @@ from agent.errors import UserError
 from agent.models.base import ToolSpec
 from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
 from agent.safety import approval, commands, git_programs, launchers, sandbox
-from agent.tools import apply_patch, process_runner
+from agent.tools import apply_patch, process_runner, shell_snapshot
 from agent.tools.apply_patch_tool import run_apply_patch
 from agent.tools.command_env import build_env
 from agent.tools.context import Tool, ToolContext, ToolError, finish, settle
@@ -156,34 +157,69 @@ def _retry_approved(ctx: ToolContext, item: CommandExecution, params: ShellParam
 
 
 def warm_up(config: Config) -> None:
-    """Start the launcher for this config's commands ahead of the first one, in the background: the kernel
-    probe and building the launcher take ~50 ms that the first command would otherwise wait for."""
+    """`prepare` in the background, as a session starts (overlapping the model client's start-up)."""
+    threading.Thread(target=prepare, args=(config,), name="codex-sandbox-warm-up", daemon=True).start()
 
-    def run() -> None:
-        sandboxed = config.sandbox_mode != "danger-full-access"
-        policy = sandbox.SandboxPolicy.from_config(config) if sandboxed else UNSANDBOXED
-        with contextlib.suppress(UserError, OSError):
-            sandbox.check_available(policy)
-            launchers.shared().warm_up(policy)
 
-    threading.Thread(target=run, name="codex-sandbox-warm-up", daemon=True).start()
+def prepare(config: Config) -> None:
+    """Start the launcher for this config's commands ahead of the first one (the kernel probe and building the
+    launcher take ~50 ms that the first command would otherwise wait for), then take the shell snapshot the
+    session's `bash -lc` commands will use (agent.tools.shell_snapshot). Never raises."""
+    sandboxed = config.sandbox_mode != "danger-full-access"
+    policy = _policy(config, sandboxed)
+    with contextlib.suppress(UserError, OSError):
+        sandbox.check_available(policy)
+        launchers.shared().warm_up(policy)
+        if _may_use_snapshot(config, sandboxed):
+            spawn = functools.partial(launchers.shared().start, policy)
+            key = shell_snapshot.SnapshotKey.of(policy, config.cwd, _command_env(config, policy))
+            shell_snapshot.shared().ensure(key, spawn)
+
+
+def _policy(config: Config, sandboxed: bool) -> sandbox.SandboxPolicy:
+    """The policy a command runs under; in a sandbox the snapshot directory is visible and read-only."""
+    if not sandboxed:
+        return UNSANDBOXED
+    policy = sandbox.SandboxPolicy.from_config(config)
+    if not config.shell_snapshot:
+        return policy
+    try:
+        return policy.keeping_read_only(shell_snapshot.snapshot_dir())
+    except OSError:  # no temporary directory: no snapshot either (taking one fails the same way)
+        return policy
+
+
+def _may_use_snapshot(config: Config, sandboxed: bool) -> bool:
+    """Whether a command may use a shell snapshot: a sandboxed one (its snapshot was taken in the same
+    sandbox), or any in a danger-full-access session (taken unconfined, as its rc files would run anyway).
+    An unconfined command of a sandboxed session (an escalation, an on-failure retry) runs plain `bash -lc`."""
+    return config.shell_snapshot and (sandboxed or config.sandbox_mode == "danger-full-access")
+
+
+def _command_env(config: Config, policy: sandbox.SandboxPolicy) -> dict[str, str]:
+    withheld = [*WITHHELD_ENV, *filter(None, [config.provider.env_key])]
+    if not policy.network:
+        withheld.append("SSH_AUTH_SOCK")  # its socket is hidden anyway; the name would only mislead
+    return build_env(config.shell_environment_policy, withheld=withheld)
 
 
 def _run(ctx: ToolContext, item: CommandExecution, params: ShellParams, workdir: Path,
          sandboxed: bool) -> process_runner.ShellResult | str:
     """The command's result, or the tool output when the sandbox cannot be set up."""
-    withheld = [*WITHHELD_ENV, *filter(None, [ctx.config.provider.env_key])]
-    policy = sandbox.SandboxPolicy.from_config(ctx.config) if sandboxed else UNSANDBOXED
+    policy = _policy(ctx.config, sandboxed)
     try:
         sandbox.check_available(policy)
     except UserError as e:
         finish(ctx, item, status="declined", reason=str(e))
         return f"error: {e}"
-    if not policy.network:
-        withheld.append("SSH_AUTH_SOCK")  # its socket is hidden anyway; the name would only mislead
     spawn = functools.partial(launchers.shared().start, policy)  # unsandboxed too: its processes die with it
-    env = build_env(ctx.config.shell_environment_policy, withheld=withheld)
-    return process_runner.run(list(params.command), workdir, env, params.timeout_ms,
+    env = _command_env(ctx.config, policy)
+    argv = list(params.command)
+    if _may_use_snapshot(ctx.config, sandboxed) and shell_snapshot.login_script(argv) is not None:
+        snapshot = shell_snapshot.shared().get(shell_snapshot.SnapshotKey.of(policy, workdir, env), spawn)
+        if snapshot is not None:
+            argv = shell_snapshot.rewrite(argv, snapshot) or argv
+    return process_runner.run(argv, workdir, env, params.timeout_ms,
                               on_output=lambda chunk: ctx.emit(OutputDelta(item.id, chunk)), cancel=ctx.cancel,
                               spawn=spawn)
 

@@ -82,10 +82,10 @@ from agent.protocol import (
     Undo,
     UndoCompleted,
     UserInput,
+    UserPrompt,
     Warning,
 )
 from agent.safety.approval import APPROVAL_PRESETS, ApprovalPreset, preset_named
-from agent.stored_events import UserPrompt
 from agent.tui import slash_commands
 from agent.tui.event_pump import EventPump
 from agent.tui.palette import SlashCommandsProvider

@@ -16,6 +16,7 @@ from agent.models.base import Message, ModelRequest, ModelResponse, Retrying, Te
 from agent.models.chat import ChatClient
 from agent.models.quirks import endpoint_quirks
 from agent.models.text_tools import CallHider, ToolFormatClient, configured_format, history_as_text
+from tests.fakes.ollama_server import FakeOllama, OllamaModel
 from tests.fakes.scripted_server import HttpError, Reply, ScriptedServer
 
 TOOL = ToolSpec("shell", "Runs a command.", {"type": "object", "properties": {"command": {"type": "array"}}})
@@ -182,3 +183,16 @@ def test_a_model_listing_names_the_server_family():
     assert tool_support.listing_kind(listing("me")) == "llama_cpp.server"
     assert tool_support.listing_kind(listing("llamacpp")) == "llama.cpp"
     assert tool_support.listing_kind(listing("test")) == ""
+
+
+def test_auto_sends_tools_as_text_to_an_ollama_model_whose_template_has_none(tmp_path: Path):
+    with FakeOllama([Reply(text=CALL_TEXT)], [OllamaModel("smollm2:135m", tools=False)]) as fake:
+        config = load_config(Overrides(cwd=tmp_path, config_overrides=(
+            'model="smollm2:135m"', "model_provider=ollama", f'model_providers.ollama.base_url="{fake.base_url}"',
+            "model_providers.ollama.request_max_retries=0",
+        )), env={"CODEX_HOME": str(tmp_path), "HOME": str(tmp_path)})
+        status: list[str] = []
+        items = run(make_client(config, on_status=status.append),
+                    ModelRequest("x", (Message("user", "list files"),), (TOOL,)))
+    assert [(c.name, json.loads(c.arguments)) for c in items[-1].tool_calls] == [("shell", {"command": ["ls"]})]
+    assert len(status) == 1 and "does not support tools" in status[0]

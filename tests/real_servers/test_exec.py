@@ -41,7 +41,7 @@ def commands(events: list[dict]) -> list[dict]:
     return [e["item"] for e in events if e["type"] == "item.completed" and e["item"]["type"] == "command_execution"]
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(240, func_only=True)
 @pytest.mark.parametrize("wire_api", ["chat", "responses"])
 def test_both_wire_apis_complete_a_turn_on_llama_server(wire_api, llama_server, codex_home, run_codex: RunCodex):
     configure(codex_home, llama_server, wire_api)
@@ -53,7 +53,7 @@ def test_both_wire_apis_complete_a_turn_on_llama_server(wire_api, llama_server, 
     assert any(e["type"] == "item.completed" and e["item"]["type"] == "agent_message" for e in run.events())
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(240, func_only=True)
 def test_a_call_written_as_text_runs_a_command_on_a_server_that_drops_tools(fresh_chatml_server, codex_home,
                                                                            run_codex: RunCodex):
     configure(codex_home, fresh_chatml_server)  # tool_call_format unset: "auto" finds out by itself
@@ -66,7 +66,7 @@ def test_a_call_written_as_text_runs_a_command_on_a_server_that_drops_tools(fres
     assert command["command"] == "cat notes.txt" and command["aggregated_output"] == NOTES
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(240, func_only=True)
 def test_native_calls_run_a_command_on_chatml_function_calling(fresh_function_calling_server, codex_home,
                                                                run_codex: RunCodex):
     configure(codex_home, fresh_function_calling_server)

@@ -10,7 +10,7 @@ import pytest
 from agent.models import tool_support
 from tests.servers.real_servers import RealServer
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)
 
 
 def sdk(server: RealServer) -> openai.OpenAI:
