@@ -6,7 +6,7 @@
 1. Time to first frame: the real command in a pseudo-terminal (120x40) in a fresh git repository, with the
    scripted model server configured (no model to load). Measured from spawning the process to the moment
    its output contains the composer's placeholder, i.e. the first full frame has been written. Median and
-   range of `--runs` start-ups. `codex` is used once agent/cli.py starts the TUI, else `python -m agent.tui`.
+   range of `--runs` start-ups. `codex` is used, else `python -m agent.cli`.
 2. Input latency while streaming: the app headless (`App.run_test`), the scripted server streaming a reply of
    `--tokens` chunks of 4 characters at `--rate` chunks a second; every 50 ms a key is posted to the app and
    timed until the composer holds the character. Also reported: the longest the event loop was blocked
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
-import inspect
 import os
 import pty
 import select
@@ -52,12 +51,8 @@ def log(message: str) -> None:
 
 
 def tui_command() -> list[str]:
-    import agent.cli
-
     codex = shutil.which("codex")
-    if codex and "run_tui" in inspect.getsource(agent.cli):
-        return [codex]
-    return [sys.executable, "-m", "agent.tui"]
+    return [codex] if codex else [sys.executable, "-m", "agent.cli"]
 
 
 def make_repo(base: Path) -> Path:

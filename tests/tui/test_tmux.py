@@ -1,13 +1,11 @@
 """End to end as a person uses it: the real `codex` command in a tmux pane (send-keys, capture-pane), with the
 scripted model server, approving a diff with `y`.
 
-Skipped when tmux is not installed. Until `codex` (agent/cli.py) starts the TUI, the same front end is run
-as `python -m agent.tui` with the same flags.
+Skipped when tmux is not installed. Without a `codex` on PATH, `python -m agent.cli` is the same command.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import shlex
 import shutil
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import agent.cli
 from tests.conftest import GIT_ENV, write_provider_config
 from tests.fakes.scripted_server import Reply, ScriptedServer
 from tests.tui.conftest import add_file_patch, patch_call
@@ -28,9 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 
 def tui_command() -> list[str]:
     codex = shutil.which("codex")
-    if codex and "run_tui" in inspect.getsource(agent.cli):
-        return [codex]
-    return [sys.executable, "-m", "agent.tui"]
+    return [codex] if codex else [sys.executable, "-m", "agent.cli"]
 
 
 class Pane:
