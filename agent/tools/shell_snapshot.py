@@ -6,8 +6,8 @@ What is captured: the exported variables (not those that belong to one process: 
 `unset` for variables the command's environment had and the rc files removed, aliases, functions, the
 umask, `shopt` and `set -o` options. Not captured: traps, non-exported variables, a `cd` in the rc files.
 
-Trust, by construction (docs/sandbox.md): a snapshot is taken by the same starter a command uses (so a
-confined snapshot runs in the same sandbox, with the same environment), the agent itself writes the file
+Trust, by construction (docs/sandbox.md): a confined snapshot is taken by the commands' own launcher (the
+same sandbox) and every snapshot with the commands' environment, the agent itself writes the file
 from that process's output into a directory only it writes (mode 0700, the file 0600, kept visible and
 read-only inside the sandbox, removed at exit), and a snapshot is only used for commands of the same kind
 (policy, environment, working directory) as the process that made it. Which commands may use one is the
@@ -31,6 +31,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from agent.tools import process_runner
 
 TAKE_TIMEOUT_MS = 5_000
 READY_WAIT_S = 1.0  # how long a command waits for a snapshot being taken before it runs plain `bash -lc`
+EXIT_WAIT_S = 1.0  # how long the agent's exit waits for one (see Snapshots.settle)
 BASH_PATHS = ("bash", "/bin/bash", "/usr/bin/bash")
 # Set per process by bash or the caller; a snapshot must not freeze them.
 PER_COMMAND_VARS = frozenset({
@@ -165,6 +167,20 @@ class Snapshots:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[SnapshotKey, _Entry] = {}
+        self._closed = False
+        atexit.register(self.settle)
+
+    def settle(self, timeout_s: float | None = None) -> None:
+        """Wait (at most timeout_s) for snapshots still being taken: at exit the launcher would kill the login
+        shell in the middle of its rc files, and some leave a lock behind then (pyenv rehash's
+        shims/.pyenv-shim: every later login shell waits 60 s for it). A session shorter than its rc files
+        ends up to this much later."""
+        with self._lock:
+            self._closed = True  # none starts after this
+            pending = [entry for entry in self._entries.values() if not entry.ready.is_set()]
+        deadline = time.monotonic() + (EXIT_WAIT_S if timeout_s is None else timeout_s)
+        for entry in pending:
+            entry.ready.wait(max(0.0, deadline - time.monotonic()))
 
     def ensure(self, key: SnapshotKey, spawn: Spawn) -> Path | None:
         """Take key's snapshot now unless it is taken or being taken (then wait for it, briefly)."""
@@ -196,6 +212,10 @@ class Snapshots:
             entry = self._entries.get(key)
             if entry is not None:
                 return entry, False
+            if self._closed:
+                closed = _Entry()
+                closed.ready.set()
+                return closed, False
             entry = self._entries[key] = _Entry()
             return entry, True
 

@@ -22,6 +22,7 @@ from typing import Any
 from agent.config import Config
 from agent.errors import UserError
 from agent.models.base import ToolSpec
+from agent.processes import Spawn, popen
 from agent.protocol import ApprovalRequested, CommandExecution, ItemStarted, OutputDelta
 from agent.safety import approval, commands, git_programs, launchers, sandbox
 from agent.tools import apply_patch, process_runner, shell_snapshot
@@ -171,9 +172,8 @@ def prepare(config: Config) -> None:
         sandbox.check_available(policy)
         launchers.shared().warm_up(policy)
         if _may_use_snapshot(config, sandboxed):
-            spawn = functools.partial(launchers.shared().start, policy)
             key = shell_snapshot.SnapshotKey.of(policy, config.cwd, _command_env(config, policy))
-            shell_snapshot.shared().ensure(key, spawn)
+            shell_snapshot.shared().ensure(key, _snapshot_spawn(policy))
 
 
 def _policy(config: Config, sandboxed: bool) -> sandbox.SandboxPolicy:
@@ -196,6 +196,14 @@ def _may_use_snapshot(config: Config, sandboxed: bool) -> bool:
     return config.shell_snapshot and (sandboxed or config.sandbox_mode == "danger-full-access")
 
 
+def _snapshot_spawn(policy: sandbox.SandboxPolicy) -> Spawn:
+    """How a snapshot's login shell starts: a confined one through the commands' launcher (the same sandbox);
+    an unconfined one as a plain child in its own session, not through the launcher, which kills it when the
+    agent dies: a login shell killed in its rc files may leave a lock that stalls every later one (pyenv
+    rehash's shims/.pyenv-shim, 60 s). It ends at its own pace then (its output pipe is gone)."""
+    return popen if policy.mode == "danger-full-access" else functools.partial(launchers.shared().start, policy)
+
+
 def _command_env(config: Config, policy: sandbox.SandboxPolicy) -> dict[str, str]:
     withheld = [*WITHHELD_ENV, *filter(None, [config.provider.env_key])]
     if not policy.network:
@@ -216,7 +224,8 @@ def _run(ctx: ToolContext, item: CommandExecution, params: ShellParams, workdir:
     env = _command_env(ctx.config, policy)
     argv = list(params.command)
     if _may_use_snapshot(ctx.config, sandboxed) and shell_snapshot.login_script(argv) is not None:
-        snapshot = shell_snapshot.shared().get(shell_snapshot.SnapshotKey.of(policy, workdir, env), spawn)
+        snapshot = shell_snapshot.shared().get(shell_snapshot.SnapshotKey.of(policy, workdir, env),
+                                               _snapshot_spawn(policy))
         if snapshot is not None:
             argv = shell_snapshot.rewrite(argv, snapshot) or argv
     return process_runner.run(argv, workdir, env, params.timeout_ms,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -175,3 +176,22 @@ def test_a_snapshot_that_fails_to_load_does_not_change_the_result(tmp_path: Path
         assert argv is not None
         result = subprocess.run(argv, capture_output=True, text=True, timeout=10)
         assert (result.returncode, result.stdout, result.stderr) == (4, "ran x\n", "")
+
+
+EXITS_AT_ONCE = """
+import atexit, os, sys, time
+from pathlib import Path
+from agent.config import Overrides, load_config
+from agent.tools import shell_tool
+shell_tool.warm_up(load_config(Overrides(cwd=Path(sys.argv[1]), sandbox_mode="danger-full-access")))
+time.sleep(0.2)  # the login shell is in its rc files now
+atexit._run_exitfuncs()  # as `codex` ends (agent.cli.run)
+os._exit(0)
+"""
+
+
+def test_the_agent_exit_lets_a_snapshot_being_taken_finish_its_rc_files(home: Path, git_repo: Path) -> None:
+    # a login shell killed inside its rc files may leave a lock behind (pyenv rehash: every later one waits 60 s)
+    (home / ".bash_profile").write_text("echo start >> ~/rc.log\nsleep 0.4\necho run >> ~/rc.log\n")
+    subprocess.run([sys.executable, "-c", EXITS_AT_ONCE, str(git_repo)], check=True, timeout=30, env=os.environ)
+    assert (home / "rc.log").read_text() == "start\nrun\n"
