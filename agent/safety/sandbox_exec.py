@@ -436,7 +436,7 @@ def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
         _cover(libc, path, None, kept_fds)
     for fd in kept_fds.values():
         os.close(fd)
-    for path in [*options.guard, *options.read_only]:
+    for path in [*options.guard, *options.read_only, *_exposed(options, cwd)]:
         if os.path.lexists(path):
             _mount_read_only(libc, path)
     libc.call("mounting /proc", "mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
@@ -446,6 +446,14 @@ def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
         if os.path.exists("/dev/ptmx"):
             libc.call("binding /dev/pts/ptmx on /dev/ptmx", "mount", b"/dev/pts/ptmx", b"/dev/ptmx", None, MS_BIND,
                       None)
+
+
+def _exposed(options: Options, cwd: str) -> list[str]:
+    """The kept paths and the cwd that no writable root holds or lies beneath: visible, so read-only by mount
+    too (Landlock alone would let a write through where one is bound back beneath a writable cover, such as
+    the private /tmp)."""
+    return [path for path in _outermost([*options.keep, cwd])
+            if not any(path == root or _beneath(path, root) or _beneath(root, path) for root in options.write)]
 
 
 def _outermost(paths: list[str]) -> list[str]:

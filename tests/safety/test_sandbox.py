@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -221,6 +222,19 @@ def test_workspace_write_blocks_writes_outside_the_roots(tmp_path: Path, workspa
     assert_denied(run(policy, "touch /tmp/t", workspace))
     assert_denied(run(policy, f"touch {outside}/t", tmp_path))  # the cwd, in /tmp, is visible but not writable
     assert not (outside / "t").exists()
+
+
+@kernel
+def test_kept_directories_and_the_cwd_under_the_private_tmp_stay_read_only(tmp_path: Path, workspace: Path,
+                                                                        outside: Path) -> None:
+    # /tmp is the session's private, writable directory here; `outside` and the cwd are real /tmp directories
+    # bound back beneath it, so only a read-only mount keeps them from the /tmp write right.
+    policy = dataclasses.replace(policy_for(tmp_path, workspace, "workspace-write"), visible_paths=(outside,))
+    assert policy.private_tmp is not None
+    assert_denied(run(policy, f"touch {outside}/kept", workspace))
+    assert_denied(run(policy, "touch here", outside))
+    assert run(policy, "touch /tmp/private && touch made", workspace).returncode == 0  # the rest still works
+    assert not (outside / "kept").exists() and not (outside / "here").exists() and (workspace / "made").exists()
 
 
 @kernel
