@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.git import repo_root
-from agent.git import repo_root as find_repo_root  # noqa: F401  # moved: import from agent.git (repo_root)
 
 OVERRIDE_FILENAME = "AGENTS.override.md"
 DEFAULT_FILENAME = "AGENTS.md"

@@ -24,7 +24,7 @@ from typing import Any
 
 from agent.config import Config
 from agent.errors import UserError
-from agent.instructions import find_repo_root
+from agent.git import repo_root
 
 TRUSTED = "trusted"
 
@@ -43,7 +43,7 @@ def is_trusted(config: Config) -> bool:
 def must_ask(config: Config) -> bool:
     """Whether a session may start in config.cwd only after the user trusts it: outside a git repository,
     until the folder is trusted."""
-    return find_repo_root(config.cwd) is None and not is_trusted(config)
+    return repo_root(config.cwd) is None and not is_trusted(config)
 
 
 def remember(config: Config) -> bool:

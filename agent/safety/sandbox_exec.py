@@ -449,11 +449,12 @@ def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
 
 
 def _exposed(options: Options, cwd: str) -> list[str]:
-    """The kept paths and the cwd that no writable root holds or lies beneath: visible, so read-only by mount
-    too (Landlock alone would let a write through where one is bound back beneath a writable cover, such as
-    the private /tmp)."""
-    return [path for path in _outermost([*options.keep, cwd])
-            if not any(path == root or _beneath(path, root) or _beneath(root, path) for root in options.write)]
+    """The kept paths and the cwd bound back beneath the private, writable /tmp that no writable root holds or
+    lies beneath: read-only by mount, since Landlock's write right on /tmp reaches them through the bind."""
+    if not options.tmp:
+        return []
+    return [path for path in _outermost([*options.keep, cwd]) if _beneath(path, "/tmp")
+            and not any(path == root or _beneath(path, root) or _beneath(root, path) for root in options.write)]
 
 
 def _outermost(paths: list[str]) -> list[str]:

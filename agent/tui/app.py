@@ -43,7 +43,7 @@ from textual.worker import Worker, WorkerState
 from agent import trust
 from agent.config import DEFAULT_MODELS, Config, Overrides, load_config
 from agent.errors import UserError
-from agent.instructions import find_repo_root
+from agent.git import repo_root
 from agent.protocol import (
     AgentMessage,
     ApprovalDecision,
@@ -955,7 +955,7 @@ class CodexApp(App[int]):
         self.push_screen(DiffScreen(diff))
 
     def _agents_md(self) -> Path:
-        return (find_repo_root(self.config.cwd) or self.config.cwd) / "AGENTS.md"
+        return (repo_root(self.config.cwd) or self.config.cwd) / "AGENTS.md"
 
     def _slash_init(self, _argument: str) -> None:
         existing = self._agents_md()
