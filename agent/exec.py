@@ -33,7 +33,7 @@ from agent.protocol import (
     UserInput,
     Warning,
 )
-from agent.session_open import SessionOptions, find_session, open_session
+from agent.session_open import SessionOptions, find_session, open_session, warm_up
 from agent.structured_output import load_output_schema
 
 
@@ -103,6 +103,7 @@ def _run_session(config: Config, options: ExecOptions, renderer: JsonRenderer | 
                  schema: dict | None, docs: ProjectDocs, mcp: Any, overrides: Overrides) -> int:
     from agent.models import make_client
 
+    warm_up(config)  # the launcher and the shell snapshot start while the SDK imports
     client = make_client(config, on_status=lambda line: renderer(Status(line)))
     gc.freeze()  # what start-up made lives until exit: out of the collector's way
     gc.enable()

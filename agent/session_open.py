@@ -63,6 +63,15 @@ def open_session(config: Config, client: ModelClient, emit: Callable[[Event], No
     return Session(config, client, emit, setup)
 
 
+def warm_up(config: Config) -> None:
+    """Start what the session's tools prepare in other processes (the next sandbox launcher, the shell
+    snapshot) now, in the background: a front end calls this before building the model client, so that work
+    overlaps the `openai` import instead of following it. `Session.start` asks again; a second ask is a no-op."""
+    from agent.tools import registry
+
+    registry.warm_up(config)
+
+
 def find_session(config: Config, which: str) -> Path:
     """The rollout `which` names: an id or prefix, "--last", or "path:<file>"; a usage error when none is."""
     from agent import rollout
