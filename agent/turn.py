@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ from agent.tools.context import ToolContext
 if TYPE_CHECKING:
     from agent.session import Session
 
+OnText = Callable[[TextChunk | ReasoningChunk | None], None]
 MIN_RATE_SECONDS = 0.05  # tokens_per_second needs a generation at least this long to be a rate
 INTERRUPTED = "the turn was interrupted by the user"
 
@@ -95,8 +97,9 @@ class Turn:
         self.usage += usage
         return request
 
-    def _stream(self, request: ModelRequest, on_text=None) -> ModelResponse:
-        """Stream a request to its response, showing waits and retries; audited, failed or not."""
+    def _stream(self, request: ModelRequest, on_text: OnText | None = None) -> ModelResponse:
+        """Stream a request to its response, showing waits and retries; audited, failed or not. `on_text` gets
+        each text or reasoning chunk, and None when a retried reply starts over."""
         s = self.session
         response = ModelResponse()
         try:

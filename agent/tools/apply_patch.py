@@ -326,11 +326,12 @@ _GIT_HUNK_HEADER = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@(.*)$")
 
 
 def _context_of(marker: str) -> str:
-    """The search text of an `@@` line ('' for a bare `@@`); git-style line numbers are ignored."""
+    """The search text of an `@@` line ('' for a bare `@@`); git-style line numbers are ignored. Indentation after
+    `@@ ` is kept, as in Codex, so that `@@     def method()` finds the indented line before an unindented one."""
     git = _GIT_HUNK_HEADER.match(marker)
     if git:
         return git.group(1).strip()
-    return marker[2:].strip()
+    return marker[3:] if marker.startswith("@@ ") else marker[2:].strip()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -824,11 +825,12 @@ def _display(path: Path, cwd: Path | None) -> str:
 
 
 def summarize(changes: Sequence[FileChange], cwd: Path) -> str:
-    """One line per change: `A path`, `M path` or `D path`; a move shows as `M new_path`; an Add File over an
-    existing file is `A`, as Codex prints it."""
+    """One line per change: `A path`, `M path` or `D path`, the added first, then the modified, then the deleted
+    (each in patch order), as Codex prints them; a move shows as `M new_path`; an Add File over an existing file
+    is `A`."""
     letters = {"add": "A", "update": "M", "delete": "D"}
-    return "\n".join(f"{'A' if c.add_over_existing else letters[c.kind]} {_display(c.move_to or c.path, cwd)}"
-                     for c in changes)
+    rows = [("A" if c.add_over_existing else letters[c.kind], _display(c.move_to or c.path, cwd)) for c in changes]
+    return "\n".join(f"{letter} {path}" for letter, path in sorted(rows, key=lambda row: "AMD".index(row[0])))
 
 
 def apply_patch(patch_text: str, cwd: Path, writable_roots: Sequence[Path]) -> tuple[list[FileChange], str]:

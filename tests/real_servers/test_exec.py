@@ -78,3 +78,19 @@ def test_native_calls_run_a_command_on_chatml_function_calling(fresh_function_ca
     assert len(ran) == 1, run.stdout + run.stderr
     [command] = ran
     assert command["command"] == "cat notes.txt" and command["aggregated_output"] == NOTES
+
+
+@pytest.mark.timeout(240, func_only=True)
+def test_a_reply_stopped_by_the_output_cap_is_said_to_be_cut_on_llama_server(llama_server, codex_home,
+                                                                            run_codex: RunCodex):
+    configure(codex_home, llama_server)
+    (codex_home / "config.toml").write_text((codex_home / "config.toml").read_text().replace(
+        "model_max_output_tokens = 64", "model_max_output_tokens = 8"))
+    run = run_codex(["exec", "--json", "--skip-git-repo-check", "Write a long story about a dragon and a knight."],
+                    workspace("cap"), timeout=200)
+    assert run.returncode == 0, run.stderr
+    [done] = [e for e in run.events() if e["type"] == "turn.completed"]
+    assert 0 < done["usage"]["output_tokens"] <= 8  # the server honoured the cap we sent
+    errors = [e["item"]["message"] for e in run.events() if e["type"] == "item.completed"
+              and e["item"]["type"] == "error"]
+    assert any("stopped at the output limit" in message for message in errors), run.stdout

@@ -184,7 +184,7 @@ def test_add_update_delete_and_move_in_one_patch(tmp_path: Path) -> None:
         "pkg": None,
         "pkg/new.txt": "hello\n",
     }
-    assert summary == "A pkg/new.txt\nM keep.py\nD gone.txt\nM new_name.py"
+    assert summary == "A pkg/new.txt\nM keep.py\nM new_name.py\nD gone.txt"
 
 
 def test_multiple_chunks_with_context_markers_edit_the_right_places(tmp_path: Path) -> None:
@@ -573,7 +573,7 @@ def test_summary_lists_one_relative_path_per_change(tmp_path: Path) -> None:
         FileChange(root / "c.txt", "delete", "c\n", None),
         FileChange(root / "old.py", "update", "o\n", "o\n", move_to=root / "pkg/new.py"),
     ]
-    assert summarize(changes, tmp_path) == "A a.txt\nM src/b.py\nD c.txt\nM pkg/new.py"
+    assert summarize(changes, tmp_path) == "A a.txt\nM src/b.py\nM pkg/new.py\nD c.txt"
 
 
 def test_tool_spec_is_a_function_tool_with_one_input_string() -> None:

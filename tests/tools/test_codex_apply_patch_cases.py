@@ -1,11 +1,12 @@
 """Codex's own apply_patch test cases (openai/codex `codex-rs/apply-patch`), ported as data and run here.
 
 The facts live in tests/tools/codex_apply_patch/*.json, one file per Codex source: the scenario fixtures
-(tests/fixtures/scenarios), and the unit tests of src/lib.rs, src/parser.rs, src/invocation.rs and
-src/seek_sequence.rs. Each case gives the files before, the patch (or the shell call that carries it), and the
-tree after. A case marked `stricter` is one where this implementation deliberately refuses what Codex does
-(all-or-nothing across files, no absolute paths): it must fail here with nothing written, and its reason must be
-listed in docs/apply_patch.md; `codex_expected` keeps the tree Codex would leave, for the record.
+(tests/fixtures/scenarios), the unit tests of src/lib.rs, src/parser.rs, src/invocation.rs and
+src/seek_sequence.rs, and the command-line tests of tests/suite/tool.rs. Each case gives the files before (and any
+empty directories, `dirs`), the patch (or the shell call that carries it), and the tree after. A case marked
+`stricter` is one where this implementation deliberately refuses what Codex does (all-or-nothing across files, no
+absolute paths): it must fail here with nothing written, and its reason must be listed in docs/apply_patch.md;
+`codex_expected` keeps the tree Codex would leave, for the record.
 """
 
 from __future__ import annotations
@@ -67,20 +68,30 @@ def run_case(case: dict[str, Any], cwd: Path) -> tuple[bool, str | None]:
     return True, summary
 
 
-@pytest.mark.parametrize("case", cases("scenarios") + cases("lib") + cases("invocation"))
+@pytest.mark.parametrize("case", cases("scenarios") + cases("lib") + cases("invocation") + cases("tool"))
 def test_codex_apply_case(case: dict[str, Any], tmp_path: Path) -> None:
     cwd = tmp_path / "work"
     cwd.mkdir()
     write_tree(cwd, case["files"])
+    for name in case.get("dirs", ()):
+        (cwd / name).mkdir(parents=True)
     for name in case.get("readonly", ()):
         os.chmod(cwd / name, stat.S_IRUSR)
     applied, summary = run_case(case, cwd)
     assert applied == case["ok"]
     assert read_tree(cwd) == case["expected"]
+    assert all((cwd / name).is_dir() for name in case.get("dirs", ()))
     if case.get("summary") is not None:
         assert summary == case["summary"]
     if case.get("stricter"):
         assert f"`{case['stricter']}`" in DOCS.read_text(encoding="utf-8")
+
+
+def chunk_data(chunk: Any) -> dict[str, Any]:
+    """A chunk as the JSON gives it: `context` for at most one `@@ <text>` line, `contexts` for nested ones."""
+    contexts: dict[str, Any] = ({"contexts": list(chunk.contexts)} if len(chunk.contexts) > 1
+                                else {"context": chunk.contexts[0] if chunk.contexts else None})
+    return {**contexts, "old": list(chunk.old_lines), "new": list(chunk.new_lines), "eof": chunk.end_of_file}
 
 
 def as_data(hunks: list[Any]) -> list[dict[str, Any]]:
@@ -91,9 +102,8 @@ def as_data(hunks: list[Any]) -> list[dict[str, Any]]:
         elif isinstance(hunk, DeleteFile):
             out.append({"delete": hunk.path})
         else:
-            out.append({"update": hunk.path, "move_to": hunk.move_to, "chunks": [
-                {"context": chunk.contexts[-1] if chunk.contexts else None, "old": list(chunk.old_lines),
-                 "new": list(chunk.new_lines), "eof": chunk.end_of_file} for chunk in hunk.chunks]})
+            chunks = [chunk_data(chunk) for chunk in hunk.chunks]
+            out.append({"update": hunk.path, "move_to": hunk.move_to, "chunks": chunks})
     return out
 
 
@@ -113,8 +123,9 @@ def test_codex_seek_sequence_case(case: dict[str, Any]) -> None:
 
 
 def test_the_ported_set_is_complete() -> None:
-    counts = {name: len(cases(name)) for name in ("scenarios", "lib", "invocation", "parser", "seek_sequence")}
-    assert counts == {"scenarios": 23, "lib": 20, "invocation": 27, "parser": 22, "seek_sequence": 4}
+    names = ("scenarios", "lib", "invocation", "parser", "seek_sequence", "tool")
+    counts = {name: len(cases(name)) for name in names}
+    assert counts == {"scenarios": 23, "lib": 20, "invocation": 27, "parser": 25, "seek_sequence": 4, "tool": 19}
 
 
 # --- gaps the issue named, beyond the ported cases ------------------------------------------------------------------
