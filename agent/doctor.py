@@ -73,7 +73,7 @@ def check(config: Config) -> Report:
 
 def _embedded(config: Config, report: Report) -> None:
     from agent.errors import UserError
-    from agent.models.embedded import DEFAULT_MAX_CONTEXT, EngineOptions, _trained_context, default_threads
+    from agent.models.embedded import EngineOptions, _trained_context, default_threads, planned_context
     from agent.models.resolve import resolve_configured_model
 
     report.add("provider", f"{config.provider.id} (llama.cpp in this process, llama-cpp-python)")
@@ -84,8 +84,7 @@ def _embedded(config: Config, report: Report) -> None:
         return
     options = EngineOptions.from_options(config.provider.options)
     trained = _trained_context(model.path)
-    wanted = config.model_context_window or DEFAULT_MAX_CONTEXT
-    n_ctx = int(options.n_ctx) if options.n_ctx else (min(wanted, trained) if trained else wanted)
+    n_ctx = planned_context(options, config.model_context_window, trained)
     decode, prompt = default_threads()
     report.add("model", f"{model.name} ({model.source})")
     report.add("model file", f"{model.path} ({model.size_bytes / 1e6:.0f} MB)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from agent.audit import AuditLog
 from agent.config import Config
@@ -107,11 +106,6 @@ class Recorder:
     @property
     def rollout_path(self) -> Path | None:
         return self.store.writer.path if self.store and self.store.writer else None
-
-    @property
-    def mcp_audit(self) -> Any:
-        """The audit log for records events do not carry (MCP calls), or None."""
-        return self.audit
 
     def close(self) -> None:
         if self.store:

@@ -19,7 +19,7 @@ from agent.config import Config
 from agent.context_budget import ContextBudget, context_window
 from agent.errors import TurnStopped, UserError
 from agent.instructions import ProjectDocs, with_developer_instructions
-from agent.models.base import Message, ModelClient, ModelRequest, ModelResponse, Retrying, Waiting
+from agent.models.base import Message, ModelClient, ModelRequest, ModelResponse
 from agent.protocol import (
     ApprovalDecision,
     ApprovalRequested,
@@ -51,7 +51,7 @@ from agent.recorder import Recorder
 from agent.safety.approval import SessionApprovals
 from agent.thread import Thread, base_instructions, environment_context
 from agent.tools import registry
-from agent.turn import INTERRUPTED, Turn, show_transport
+from agent.turn import INTERRUPTED, Turn
 
 # Loads the config and model client an `OverrideTurnContext` with a model or provider asks for, showing its
 # progress lines through the callable (agent/session_open.py makes one that knows the command line's overrides).
@@ -103,7 +103,7 @@ class Session:
     def start(self) -> None:
         """Announce the thread; front ends draw it from `SessionConfigured` (before any other event)."""
         if self.setup.history is not None:
-            self.budget.measure(self._plain_request(), self.client)  # the resumed thread's context figure
+            self.budget.measure(self.request(), self.client)  # the resumed thread's context figure
         self.emit(SessionConfigured(self.status(), self.recorder.prompt_history(), self.setup.initial_events,
                                     resumed=self.setup.history is not None))
         self.emit(ThreadStarted(self.thread_id))
@@ -158,9 +158,6 @@ class Session:
         if self.cancel.is_set():
             raise TurnStopped(INTERRUPTED)
 
-    def show_transport(self, item: Waiting | Retrying) -> None:
-        show_transport(self, item)
-
     def summarise(self, request: ModelRequest) -> ModelResponse:
         """Stream a compaction request to its response (an interrupt stops it)."""
         summary = ModelResponse()
@@ -182,7 +179,7 @@ class Session:
     def _compact(self) -> None:
         before = self.budget.last_prompt_tokens
         self.usage += self.budget.compact_now(self.client, self.config, self.summarise)
-        after = self.budget.measure(self._plain_request(), self.client)
+        after = self.budget.measure(self.request(), self.client)
         self.emit(ContextCompacted(before, after, context_window(self.client, self.config)))
 
     def _undo(self) -> None:
@@ -213,10 +210,12 @@ class Session:
             context_used=self.budget.last_prompt_tokens, rollout=self.recorder.rollout_path,
         )
 
-    def _plain_request(self) -> ModelRequest:
-        """What the next request would send, for the context figure; may wait for MCP servers still starting."""
-        tools = registry.tool_specs(self.mcp, lambda text: self.emit(Warning(text)))
-        return ModelRequest(self.instructions, tuple(self.thread.messages), tools, self.config.model_max_output_tokens)
+    def request(self, structured: bool = False) -> ModelRequest:
+        """What the next request sends (`structured`: the final answer under --output-schema, without tools);
+        may wait for MCP servers still starting."""
+        tools = () if structured else registry.tool_specs(self.mcp, lambda text: self.emit(Warning(text)))
+        return ModelRequest(self.instructions, tuple(self.thread.messages), tools, self.config.model_max_output_tokens,
+                            output_schema=self.output_schema)
 
     def _visible_images(self, paths: tuple[str, ...]) -> tuple[str, ...]:
         """The prompt's images the model can see (a warning, before the turn, for those it cannot)."""

@@ -61,7 +61,7 @@ class Turn:
         s = session
         self.tools = ToolContext(s.config, s.emit, s.new_item_id, s.cancel, s.ask, s.approvals,
                                  before_edit=s.recorder.before_edit(f"turn-{number}"), mcp=s.mcp,
-                                 audit=s.recorder.mcp_audit)
+                                 audit=s.recorder.audit)
 
     def run(self) -> None:
         s = self.session
@@ -84,15 +84,9 @@ class Turn:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def _request(self, structured: bool = False) -> ModelRequest:
-        s = self.session
-        tools = () if structured else registry.tool_specs(s.mcp, lambda text: s.emit(Warning(text)))
-        return ModelRequest(s.instructions, tuple(s.thread.messages), tools, s.config.model_max_output_tokens,
-                            output_schema=s.output_schema)
-
     def _fitted(self, structured: bool = False) -> ModelRequest:
         s = self.session
-        request, usage = s.budget.fit(lambda: self._request(structured), s.client, s.config, s.summarise,
+        request, usage = s.budget.fit(lambda: s.request(structured), s.client, s.config, s.summarise,
                                       self.input)
         self.usage += usage
         return request
@@ -106,7 +100,7 @@ class Turn:
             for item in s.client.stream(request):
                 s.check_cancel()
                 if isinstance(item, Waiting | Retrying):
-                    s.show_transport(item)
+                    self._show_transport(item)
                     if on_text is not None and isinstance(item, Retrying):
                         on_text(None)  # the reply starts over
                 elif isinstance(item, ModelResponse):
@@ -123,6 +117,15 @@ class Turn:
         if response.truncated:
             s.emit(Warning(truncated_reply_warning(s.config)))
         return response
+
+    def _show_transport(self, item: Waiting | Retrying) -> None:
+        """A wait for a silent server (a live status) or a retried reply (a warning, and an audit record)."""
+        s = self.session
+        if isinstance(item, Waiting):
+            s.emit(ModelWaiting(item.message or "the model is answering", seconds=item.seconds))
+        else:
+            s.recorder.model_request(s.config, None, item.message, retried=True)
+            s.emit(Warning(item.message))
 
     def _sample(self, structured: bool = False) -> ModelResponse:
         s = self.session
@@ -237,15 +240,6 @@ class Turn:
     def _close_plan(self) -> None:
         if self.tools.plan_item is not None:
             self.session.emit(ItemCompleted(self.tools.plan_item))
-
-
-def show_transport(session: Session, item: Waiting | Retrying) -> None:
-    """A wait for a silent server (a live status) or a retried reply (a warning, and an audit record)."""
-    if isinstance(item, Waiting):
-        session.emit(ModelWaiting(item.message or "the model is answering", seconds=item.seconds))
-    else:
-        session.recorder.model_request(session.config, None, item.message, retried=True)
-        session.emit(Warning(item.message))
 
 
 def truncated_reply_warning(config: Config) -> str:

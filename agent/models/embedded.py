@@ -162,11 +162,7 @@ class EmbeddedClient:
         )
 
     def _n_ctx(self) -> int:
-        if self.options.n_ctx:
-            return int(self.options.n_ctx)
-        trained = _trained_context(self.model.path)
-        wanted = self.config.model_context_window or DEFAULT_MAX_CONTEXT
-        return min(wanted, trained) if trained else wanted
+        return planned_context(self.options, self.config.model_context_window, _trained_context(self.model.path))
 
     def _make_formatter(self) -> Any:
         from llama_cpp import llama_chat_format
@@ -446,6 +442,15 @@ def available_memory_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+def planned_context(options: EngineOptions, configured: int | None, trained: int | None) -> int:
+    """The n_ctx the engine loads a model with: n_ctx in [model_providers.embedded], else model_context_window
+    (DEFAULT_MAX_CONTEXT without one), never beyond the length the model was trained for."""
+    if options.n_ctx:
+        return int(options.n_ctx)
+    wanted = configured or DEFAULT_MAX_CONTEXT
+    return min(wanted, trained) if trained else wanted
 
 
 def _trained_context(path: Any) -> int | None:
