@@ -331,7 +331,8 @@ def _exit_like(status: int) -> None:
         import _signal
 
         number = os.WTERMSIG(status)
-        _signal.signal(number, _signal.SIG_DFL)
+        if number not in (_signal.SIGKILL, _signal.SIGSTOP):  # their handlers cannot be set (EINVAL)
+            _signal.signal(number, _signal.SIG_DFL)
         os.kill(os.getpid(), number)
         os._exit(128 + number)
     os._exit(os.waitstatus_to_exitcode(status))
@@ -426,7 +427,9 @@ def _build_view(libc: _Libc, options: Options, cwd: str) -> None:
     libc.call("creating a mount namespace (unshare)", "unshare", CLONE_NEWNS)
     libc.call("making mounts private (mount MS_REC|MS_SLAVE /)", "mount", None, b"/", None, MS_REC | MS_SLAVE, None)
     kept = _outermost([*options.write, cwd])  # a writable root or the cwd at or above a cover leaves it off
-    kept_fds = {path: _open_path(path) for path in _outermost([*kept, *options.keep])}
+    # Every kept path, not only the outermost: a keep at or above a cover (PYENV_DIR=/tmp, or /) must not swallow
+    # the roots beneath it; each cover binds back the outermost of those strictly beneath it.
+    kept_fds = {path: _open_path(path) for path in sorted({os.path.normpath(p) for p in [*kept, *options.keep]})}
     if not any(_beneath("/tmp", root) or root == "/tmp" for root in kept):
         _cover(libc, "/tmp", _open_path(options.tmp) if options.tmp else None, kept_fds)
     for path in _outermost(options.hide):
@@ -453,8 +456,9 @@ def _exposed(options: Options, cwd: str) -> list[str]:
     lies beneath: read-only by mount, since Landlock's write right on /tmp reaches them through the bind."""
     if not options.tmp:
         return []
-    return [path for path in _outermost([*options.keep, cwd]) if _beneath(path, "/tmp")
-            and not any(path == root or _beneath(path, root) or _beneath(root, path) for root in options.write)]
+    beneath_tmp = _outermost([path for path in [*options.keep, cwd] if _beneath(os.path.normpath(path), "/tmp")])
+    return [path for path in beneath_tmp
+            if not any(path == root or _beneath(path, root) or _beneath(root, path) for root in options.write)]
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -485,11 +489,11 @@ def _cover(libc: _Libc, target: str, source_fd: int | None, kept_fds: dict[str, 
     else:
         libc.call(f"binding the session's /tmp on {target}", "mount", _fd_path(source_fd), target.encode(), None,
                   MS_BIND | MS_REC, None)
-    for path, fd in kept_fds.items():
-        if _beneath(path, target) and path != target:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            libc.call(f"binding {path} back under {target}", "mount", _fd_path(fd), path.encode(), None,
-                      MS_BIND | MS_REC, None)
+    for path in _outermost([path for path in kept_fds if _beneath(path, target)]):
+        fd = kept_fds[path]
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        libc.call(f"binding {path} back under {target}", "mount", _fd_path(fd), path.encode(), None,
+                  MS_BIND | MS_REC, None)
     if source_fd is None:
         libc.call(f"making the cover of {target} read-only", "mount", None, target.encode(), None,
                   MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, b"mode=0755,size=1m")

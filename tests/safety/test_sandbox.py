@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -238,6 +239,17 @@ def test_kept_directories_and_the_cwd_under_the_private_tmp_stay_read_only(tmp_p
 
 
 @kernel
+@pytest.mark.parametrize("kept", ["/tmp", "/"])
+def test_a_kept_directory_above_the_workspace_does_not_hide_it(tmp_path: Path, workspace: Path, kept: str) -> None:
+    # pyenv exports PYENV_DIR=$PWD, so `codex` started from /tmp (or /) asks to keep /tmp visible: that used to
+    # swallow the workspace beneath it, and every command failed with "the sandbox's init failed".
+    policy = dataclasses.replace(policy_for(tmp_path, workspace, "workspace-write"), visible_paths=(Path(kept),))
+    result = run(policy, "touch made && ls", workspace)
+    assert result.returncode == 0, result.stderr
+    assert (workspace / "made").exists() and "notes.txt" in result.stdout
+
+
+@kernel
 def test_tmpdir_is_writable_unless_excluded(tmp_path: Path, workspace: Path, outside: Path) -> None:
     no_tmp = "sandbox_workspace_write.exclude_slash_tmp=true"
     env = {"TMPDIR": str(outside)}
@@ -328,3 +340,11 @@ def test_sandbox_command_reports_a_signal_like_a_shell(tmp_path: Path, workspace
 def test_sandbox_command_needs_a_command(tmp_path: Path, workspace: Path) -> None:
     with pytest.raises(UserError, match="needs a command"):
         run_sandbox_command(config_for(tmp_path, workspace, "read-only"), [])
+
+
+@pytest.mark.parametrize("number", [signal.SIGKILL, signal.SIGTERM])
+def test_the_launcher_ends_like_a_command_killed_by_a_signal(number: int) -> None:
+    # os.WTERMSIG(number) == number: a wait status for "killed by that signal". SIGKILL's handler cannot be set,
+    # which once turned such an exit into an OSError traceback in the command's output.
+    code = f"from agent.safety.sandbox_exec import _exit_like; _exit_like({int(number)})"
+    assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == -number
