@@ -345,7 +345,10 @@ class EmbeddedClient:
 
     def _prompt(self, request: ModelRequest) -> Prompt:
         prefix = self.profile.prefix_messages(request)
-        messages = [*prefix, *(self._chat_message(m) for m in request.messages)]
+        conversation = [self._chat_message(m) for m in request.messages]
+        last_user = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=len(conversation))
+        conversation[last_user:last_user] = self.profile.turn_demonstrations(request)
+        messages = [*prefix, *conversation]
         rendered = self._render(messages)
         add_bos = not getattr(rendered, "added_special", False)
         tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)

@@ -11,7 +11,8 @@ Two profiles (chosen by agent.models.quirks):
   answers at once invents the repository; one that looks first copies what it saw.
 
 The prefix (system message and demonstrations) is the same bytes for every request of a profile and tool set,
-so its KV state can be cached (agent.models.prefix_cache). Nothing here reads the user's request text.
+so its KV state can be cached (agent.models.prefix_cache). The request and this turn's tool results are read
+for one thing only: the values a command form's slots may copy (agent.models.slot_values).
 This module does not tokenize, render chat templates or run the model.
 """
 
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from agent.models import tool_grammar
+from agent.models import demo_selection, tool_grammar
 from agent.models.base import Message, ModelRequest, ToolSpec
 from agent.models.quirks import ModelQuirks
+from agent.models.slot_values import SlotValues
 
 DEMO_ELAPSED_S = 0.0
 
@@ -36,6 +38,9 @@ class Demonstration:
     command: str
     output: str
     answer: str
+    form: str = ""  # the command's shell form (quirks `shell_forms` syntax)
+    also: tuple[str, ...] = ()  # other phrasings of the request, for choosing examples (agent.models.demo_selection)
+    prefix: bool = False  # part of the byte-stable prefix of every prompt
 
 
 @cache
@@ -55,7 +60,16 @@ def compact_instructions() -> str:
 @cache
 def demonstrations() -> tuple[Demonstration, ...]:
     table = tomllib.loads(_prompt_text("demonstrations.toml"))
-    return tuple(Demonstration(d["user"], d["command"], d["output"], d["answer"]) for d in table.get("demo", []))
+    return tuple(Demonstration(d["user"], d["command"], d["output"], d["answer"], d.get("form", ""),
+                               tuple(d.get("also", ())), d.get("prefix", False)) for d in table.get("demo", []))
+
+
+@cache
+def _candidates() -> tuple[demo_selection.Candidate, ...]:
+    return tuple(demo_selection.Candidate((d.user, *d.also)) for d in demonstrations())
+
+
+TURN_DEMONSTRATIONS = 1  # examples shown again right before a request, the most alike last
 
 
 SHELL_OUTPUT_MARK = "\nOutput:\n"
@@ -102,15 +116,42 @@ class PromptProfile:
     def prefix_messages(self, request: ModelRequest) -> list[dict[str, str]]:
         """The system message and, for a compact profile with a shell tool, the demonstrations."""
         messages = [{"role": "system", "content": self.system_text(request)}]
-        if self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request)):
+        if self._shows_demonstrations(request):
             for demo in demonstrations():
-                messages += [
-                    {"role": "user", "content": demo.user},
-                    {"role": "assistant", "content": shell_call_text(demo.command)},
-                    {"role": "user", "content": self.tool_result(demo_shell_output(demo.output))},
-                    {"role": "assistant", "content": demo.answer},
-                ]
+                if demo.prefix:
+                    messages += self._demo_messages(demo)
         return messages
+
+    def turn_demonstrations(self, request: ModelRequest) -> list[dict[str, str]]:
+        """The examples most like this turn's request, shown again right before it (the most alike last)."""
+        return [m for demo in self._nearest(request) for m in self._demo_messages(demo)]
+
+    def _nearest(self, request: ModelRequest) -> list[Demonstration]:
+        if not self._shows_demonstrations(request):
+            return []
+        pool = demonstrations()
+        chosen = demo_selection.nearest(_this_turn(request.messages)[0], _candidates(), TURN_DEMONSTRATIONS)
+        return [pool[i] for i in chosen]
+
+    def _shows_demonstrations(self, request: ModelRequest) -> bool:
+        return self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request))
+
+    def _demo_messages(self, demo: Demonstration) -> list[dict[str, str]]:
+        return [
+            {"role": "user", "content": demo.user},
+            {"role": "assistant", "content": shell_call_text(demo.command)},
+            {"role": "user", "content": self.tool_result(demo_shell_output(demo.output))},
+            {"role": "assistant", "content": demo.answer},
+        ]
+
+    def forms(self, request: ModelRequest) -> tuple[str, ...]:
+        """The shell forms a call may take: on a turn's first step, those of the examples chosen for its request
+        (when they name any), else every form of the quirks."""
+        if self.call_required(request):
+            chosen = tuple(d.form for d in self._nearest(request) if d.form in self.quirks.shell_forms)
+            if chosen:
+                return chosen
+        return self.quirks.shell_forms
 
     def tool_result(self, output: str) -> str:
         return tool_result_text(output, count_lines=self.quirks.compact)
@@ -129,13 +170,33 @@ class PromptProfile:
         if self.quirks.compact:
             return tool_grammar.compact_grammar(tools, call_required=self.call_required(request),
                                                 text_only=text_only, answer_schema=request.output_schema,
-                                                programs=self.quirks.shell_programs, forms=self.quirks.shell_forms)
+                                                programs=self.quirks.shell_programs, forms=self.forms(request),
+                                                slots=self.slot_rules(request))
         if text_only:
             return tool_grammar.compact_grammar((), text_only=True, answer_schema=request.output_schema,
                                                 plain_text=False)
         return tool_grammar.grammar_text(tuple(_without_no_ops(t) for t in tools),
                                          call_required=self.call_required(request),
                                          answer_schema=request.output_schema)
+
+
+    def slot_rules(self, request: ModelRequest) -> dict[str, str] | None:
+        """With command forms: what their slots may hold, copied from this turn (agent.models.slot_values)."""
+        if not self.quirks.shell_forms:
+            return None
+        request_text, results = _this_turn(request.messages)
+        return SlotValues.from_conversation(request_text, results).rules()
+
+
+def _this_turn(messages: tuple[Message, ...]) -> tuple[str, list[str]]:
+    """The user's last message and the tool results that came after it."""
+    results: list[str] = []
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content, results[::-1]
+        if message.role == "tool":
+            results.append(message.content)
+    return "", results[::-1]
 
 
 def _without_no_ops(tool: ToolSpec) -> ToolSpec:

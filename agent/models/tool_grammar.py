@@ -25,7 +25,7 @@ Other tools keep their schema rules.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.models.base import ToolCall, ToolSpec
@@ -106,6 +106,7 @@ def command_rule(programs: Sequence[str] = ()) -> str:
 # Slots of a command form (quirks data `shell_forms`, e.g. "head -n {n} {path}") and the GBNF each stands for.
 FORM_SLOTS = {
     "path": "c-path",
+    "path_pair": 'c-path " " c-path',  # "{path} {path}" in a form: two names (agent.models.slot_values)
     "n": "[0-9] [0-9]? [0-9]?",
     "word": "[a-zA-Z0-9_] [a-zA-Z0-9_.-]{0,59}",
     "text": "\"'\" [^'\"\\\\<\\x00-\\x1F]{0,200} \"'\"",
@@ -113,16 +114,18 @@ FORM_SLOTS = {
 }
 
 
-def forms_rule(forms: Sequence[str]) -> str:
-    """The shell command line as one of a few command forms: literal text with {slot}s (FORM_SLOTS)."""
+def forms_rule(forms: Sequence[str], slots: Mapping[str, str] | None = None) -> str:
+    """The shell command line as one of a few command forms: literal text with {slot}s, each slot's GBNF from
+    `slots` (values copied from the conversation, agent.models.slot_values) or else FORM_SLOTS."""
+    slot_rules = {**FORM_SLOTS, **(slots or {})}
     alternatives = []
     for form in forms:
         parts = []
-        for index, piece in enumerate(form.replace("}", "{").split("{")):
+        for index, piece in enumerate(form.replace("{path} {path}", "{path_pair}").replace("}", "{").split("{")):
             if index % 2:
                 if piece not in FORM_SLOTS:
                     raise ValueError(f"unknown slot {{{piece}}} in shell form {form!r}; slots: {', '.join(FORM_SLOTS)}")
-                parts.append(FORM_SLOTS[piece])
+                parts.append(slot_rules[piece])
             elif piece:
                 parts.append(json.dumps(piece))
         alternatives.append(" ".join(parts))
@@ -131,7 +134,7 @@ def forms_rule(forms: Sequence[str]) -> str:
 
 def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text_only: bool = False,
                     answer_schema: dict[str, Any] | None = None, programs: Sequence[str] = (),
-                    plain_text: bool = True, forms: Sequence[str] = ()) -> str:
+                    plain_text: bool = True, forms: Sequence[str] = (), slots: Mapping[str, str] | None = None) -> str:
     """GBNF for the compact profile: one call (shell and apply_patch by COMPACT_RULES, any other tool by its
     schema), or a final message (text without "<" when `plain_text`, or JSON under `answer_schema`).
     `text_only`: the answer branch only (after the loop guard or the step limit)."""
@@ -143,7 +146,7 @@ def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text
     bodies = [COMPACT_BODIES[t.name] for t in tools if t.name in COMPACT_BODIES]
     others = [t for t in tools if t.name not in COMPACT_BODIES]
     alternatives = ['"<tool_call>\\n{\\"name\\": " (' + " | ".join(bodies) + ') "}\\n</tool_call>"'] if bodies else []
-    rules = COMPACT_RULES + (forms_rule(forms) if forms else command_rule(programs))
+    rules = COMPACT_RULES + (forms_rule(forms, slots) if forms else command_rule(programs))
     if others:
         alternatives.append("tc-call")
         rules += _schema_call_rules(others) + CALL_RULES
