@@ -1,6 +1,7 @@
 """Run commands under a sandbox policy the Linux kernel enforces: read-only, workspace-write or none.
 
-- read-only: a command may read the system and write nothing but a few devices (/dev/null, ptys, ...).
+- read-only: a command may read the system and write nothing but a few devices (/dev/null, ptys, ...) and the
+  session's private /tmp (a scratch directory of its own, removed at exit: test runners and compilers need one).
 - workspace-write: writes only beneath the writable roots (the working root, --add-dir dirs,
   [sandbox_workspace_write].writable_roots, $TMPDIR unless exclude_tmpdir_env_var) and in /tmp, which is
   the session's own directory (unless exclude_slash_tmp), with each workspace root's .git and .codex kept
@@ -113,7 +114,10 @@ class SandboxPolicy:
         private = (home,) if os.path.isdir(home) else ()
         visible = _visible_dirs(env)
         if config.sandbox_mode == "read-only":
-            return cls("read-only", private_paths=private, hidden_paths=_socket_dirs(env), visible_paths=visible)
+            # A private scratch /tmp (removed at exit) so test runners, compilers and `sort` work; the user's
+            # files stay unwritable. Codex's read-only has no writable /tmp at all.
+            return cls("read-only", private_paths=private, hidden_paths=_socket_dirs(env), visible_paths=visible,
+                       private_tmp=session_tmp())
         settings = config.sandbox_workspace_write
         workspace = [_real(root) for root in config.writable_roots()]
         roots = list(workspace)
@@ -260,7 +264,7 @@ def describe(policy: SandboxPolicy) -> str:
         return "danger-full-access: no sandbox"
     network = "network" if policy.network else "no network"
     if policy.mode == "read-only":
-        return f"read-only: no writes; {network}"
+        return f"read-only: no writes{' but a private /tmp' if policy.private_tmp else ''}; {network}"
     roots = ", ".join([*(str(root) for root in policy.writable_roots), *(["/tmp"] if policy.private_tmp else [])])
     roots = roots or "nothing"
     kept = sorted({path.name for path in policy.guarded_paths if path.name in GUARDED_NAMES})

@@ -88,7 +88,8 @@ def tcp_server() -> Iterator[int]:
 
 def test_read_only_policy_has_no_writable_roots_and_no_network(tmp_path: Path, workspace: Path) -> None:
     policy = policy_for(tmp_path, workspace, "read-only")
-    assert (policy.mode, policy.writable_roots, policy.private_tmp, policy.network) == ("read-only", (), None, False)
+    assert (policy.mode, policy.writable_roots, policy.network) == ("read-only", (), False)
+    assert policy.private_tmp is not None and policy.private_tmp.is_dir()  # scratch space, not the real /tmp
     assert policy.private_paths == ((tmp_path / "codex-home").resolve(),)  # CODEX_HOME is hidden
     assert policy.hidden_paths == (Path("/run").resolve(),)
 
@@ -187,6 +188,22 @@ def test_read_only_blocks_creating_files_in_the_workspace(workspace: Path) -> No
 def test_read_only_allows_reading_files_and_writing_dev_null(workspace: Path) -> None:
     result = run(SandboxPolicy("read-only"), "cat notes.txt && echo gone > /dev/null && echo ok", workspace)
     assert (result.returncode, result.stdout) == (0, "hello\nok\n"), result.stderr
+
+
+@kernel
+def test_read_only_has_a_private_scratch_tmp_and_nothing_else(tmp_path: Path, workspace: Path,
+                                                              outside: Path) -> None:
+    # What a test run needs (pytest's capture files live in the temporary directory); the real /tmp, the cwd
+    # (here beneath /tmp) and every other file stay unwritable.
+    policy = policy_for(tmp_path, workspace, "read-only")
+    assert policy.private_tmp is not None
+    result = run(policy, "python3 -c 'import tempfile; tempfile.TemporaryFile().write(b\"x\")' && echo t > /tmp/t",
+                 workspace)
+    assert result.returncode == 0, result.stderr
+    assert (policy.private_tmp / "t").read_text() == "t\n" and not (outside.parent / "t").exists()
+    assert_denied(run(policy, "touch new.txt", workspace))
+    assert run(policy, f"touch {outside}/new.txt", workspace).returncode != 0  # the real /tmp is not even visible
+    assert not (workspace / "new.txt").exists() and not (outside / "new.txt").exists()
 
 
 @kernel
