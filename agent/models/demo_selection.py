@@ -73,28 +73,42 @@ def nearest(request: str, candidates: Sequence[Candidate], k: int) -> list[int]:
     """Indexes of up to k candidates with any word in common with the request, least alike first."""
     scorer = _scorer(tuple(candidates))
     query = Counter(words(request))
-    scores = [(max(scorer.similarity(query, bag) for bag in bags), index) for index, bags in enumerate(scorer.bags)]
+    scores = [(scorer.score(query, index), index) for index in range(len(candidates))]
     best = sorted((s for s in scores if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
     return [index for _, index in reversed(best)]
 
 
 @dataclass(frozen=True)
 class _Scorer:
-    bags: tuple[tuple[Counter, ...], ...]
-    idf: dict[str, float]
+    """Two measures, added: how much of the request's weight the example's words (all its phrasings) cover,
+    and the cosine with its closest phrasing; weights are inverse document frequencies over the examples."""
 
-    def similarity(self, query: Counter, bag: Counter) -> float:
-        shared = sum(min(query[w], bag[w]) * self.idf.get(w, 0.0) ** 2 for w in query if w in bag)
+    phrasings: tuple[tuple[Counter, ...], ...]
+    vocabulary: tuple[frozenset[str], ...]
+    idf: dict[str, float]
+    unseen: float  # the weight of a word no example has
+
+    def score(self, query: Counter, index: int) -> float:
+        total = sum(self._weight(w) for w in query)
+        coverage = sum(self._weight(w) for w in query if w in self.vocabulary[index]) / total if total else 0.0
+        return coverage + max(self._cosine(query, bag) for bag in self.phrasings[index]) if coverage else 0.0
+
+    def _cosine(self, query: Counter, bag: Counter) -> float:
+        shared = sum(min(query[w], bag[w]) * self._weight(w) for w in query if w in bag)
         return shared / (self._norm(query) * self._norm(bag)) if shared else 0.0
 
     def _norm(self, bag: Counter) -> float:
-        return math.sqrt(sum(n * self.idf.get(w, 1.0) ** 2 for w, n in bag.items())) or 1.0
+        return math.sqrt(sum(n * self._weight(w) for w, n in bag.items())) or 1.0
+
+    def _weight(self, word: str) -> float:
+        return self.idf.get(word, self.unseen) ** 2
 
 
 @cache
 def _scorer(candidates: tuple[Candidate, ...]) -> _Scorer:
-    bags = tuple(tuple(Counter(words(p)) for p in c.phrasings) for c in candidates)
-    documents = [bag for group in bags for bag in group]
-    frequency = Counter(w for bag in documents for w in bag)
-    idf = {w: math.log(1 + len(documents) / n) for w, n in frequency.items()}
-    return _Scorer(bags, idf)
+    phrasings = tuple(tuple(Counter(words(p)) for p in c.phrasings) for c in candidates)
+    vocabulary = tuple(frozenset().union(*bags) for bags in phrasings)
+    frequency = Counter(w for vocab in vocabulary for w in vocab)
+    count = len(candidates)
+    return _Scorer(phrasings, vocabulary, {w: math.log(1 + count / n) for w, n in frequency.items()},
+                   math.log(1 + count))

@@ -33,12 +33,17 @@ DEMO_ELAPSED_S = 0.0
 
 
 @dataclass(frozen=True)
-class Demonstration:
-    user: str
+class DemoStep:
     command: str
     output: str
-    answer: str
     form: str = ""  # the command's shell form (quirks `shell_forms` syntax)
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    user: str
+    steps: tuple[DemoStep, ...]  # the calls, in order
+    answer: str
     also: tuple[str, ...] = ()  # other phrasings of the request, for choosing examples (agent.models.demo_selection)
     prefix: bool = False  # part of the byte-stable prefix of every prompt
 
@@ -60,8 +65,10 @@ def compact_instructions() -> str:
 @cache
 def demonstrations() -> tuple[Demonstration, ...]:
     table = tomllib.loads(_prompt_text("demonstrations.toml"))
-    return tuple(Demonstration(d["user"], d["command"], d["output"], d["answer"], d.get("form", ""),
-                               tuple(d.get("also", ())), d.get("prefix", False)) for d in table.get("demo", []))
+    return tuple(Demonstration(d["user"], tuple(DemoStep(step["command"], step["output"], step.get("form", ""))
+                                                for step in [d, *d.get("then", ())]),
+                               d["answer"], tuple(d.get("also", ())), d.get("prefix", False))
+                 for d in table.get("demo", []))
 
 
 @cache
@@ -137,29 +144,41 @@ class PromptProfile:
         return self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request))
 
     def _demo_messages(self, demo: Demonstration) -> list[dict[str, str]]:
-        return [
-            {"role": "user", "content": demo.user},
-            {"role": "assistant", "content": shell_call_text(demo.command)},
-            {"role": "user", "content": self.tool_result(demo_shell_output(demo.output))},
-            {"role": "assistant", "content": demo.answer},
-        ]
+        messages = [{"role": "user", "content": demo.user}]
+        for step in demo.steps:
+            messages += [{"role": "assistant", "content": shell_call_text(step.command)},
+                         {"role": "user", "content": self.tool_result(demo_shell_output(step.output))}]
+        return [*messages, {"role": "assistant", "content": demo.answer}]
 
     def forms(self, request: ModelRequest) -> tuple[str, ...]:
-        """The shell forms a call may take: on a turn's first step, those of the examples chosen for its request
-        (when they name any), else every form of the quirks."""
-        if self.call_required(request):
-            chosen = tuple(d.form for d in self._nearest(request) if d.form in self.quirks.shell_forms)
-            if chosen:
-                return chosen
-        return self.quirks.shell_forms
+        """The shell forms a call may take: while the nearest example still has a step at this point of the
+        turn (step k of the turn, step k of the example), that step's form; else every form of the quirks."""
+        planned = self._planned_step(request)
+        return (planned.form,) if planned is not None else self.quirks.shell_forms
+
+    def _planned_step(self, request: ModelRequest) -> DemoStep | None:
+        """With `first_step_tool_call` and a request-time tool choice: the step of the nearest example this
+        reply follows, when it has one and its form is among the quirks' forms."""
+        if not (self.quirks.first_step_tool_call and self.quirks.shell_forms and request.tool_choice == "auto"):
+            return None
+        chosen = self._nearest(request)
+        done = len(_this_turn(request.messages)[1])
+        if not chosen or done >= len(chosen[-1].steps):
+            return None
+        step = chosen[-1].steps[done]
+        return step if step.form in self.quirks.shell_forms else None
 
     def tool_result(self, output: str) -> str:
         return tool_result_text(output, count_lines=self.quirks.compact)
 
     def call_required(self, request: ModelRequest) -> bool:
+        """The reply must be a call: when asked for, on a turn's first step (`first_step_tool_call`), and while
+        the nearest example has a further step (it looked first, then changed the file)."""
         if request.tool_choice == "required":
             return True
-        return self.quirks.first_step_tool_call and request.tool_choice == "auto" and _first_step(request.messages)
+        if not (self.quirks.first_step_tool_call and request.tool_choice == "auto"):
+            return False
+        return _first_step(request.messages) or self._planned_step(request) is not None
 
     def grammar_rules(self, request: ModelRequest) -> str | None:
         """The GBNF the reply is decoded under, or None for free text."""

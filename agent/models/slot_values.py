@@ -1,19 +1,24 @@
 """What the slots of a shell command form may hold: names and words copied from the conversation.
 
-The smallest models pick a command form well enough but cannot copy its arguments: measured on SmolLM2-135M with
-the right form forced, it wrote `head -n 100 docs/project.md` for README.md, `git grep -n 1000…` for a function
-name, `mv b.txt b.txt` for "a.txt to b.txt" and dropped a word of the text to append. So on the compact
-profile's form grammar a slot offers only what the conversation holds: a `{path}` is a file name the user wrote
-or a tool result of this turn printed, a `{word}` a word of those, a `{text}` a quoted phrase of the request (or
-any run of its words when it quotes none), an `{n}` a number of the request or 1, a `{sed}` an `s/old/new/g` of
-those words. Where the request holds words shaped like names (parse_config, VERSION, app.py), a `{word}` is one
-of those names. Two path slots side by side (`mv {path} {path}`) take two different names in the order the
-conversation gave them ("a.txt to b.txt"): `mv x x` is a no-op, and a request names the source first. A slot with
-nothing to copy keeps its free rule (agent.models.tool_grammar.FORM_SLOTS).
+The smallest models can follow a command form but cannot copy its arguments: measured on SmolLM2-135M with the
+right form forced, it wrote `head -n 100 docs/project.md` for README.md, `git grep -n 1000…` for a function name,
+`mv b.txt b.txt` for "a.txt to b.txt" and dropped a word of the text to append. So on the compact profile's form
+grammar a slot offers only what the conversation holds:
 
-This is a copy mechanism, not a reading of the request: nothing here looks for particular words; every value
-comes out of the text by its shape (a name with a dot or a slash, a quoted span, a number). It does not choose
-the form; the model does.
+- `{path}`: a file name the user wrote or a tool result of this turn printed; a request that names no file
+  offers its other words ("the docs folder");
+- `{word}`: a word of those; where the request holds words shaped like names in code (parse_config, VERSION),
+  one of those names;
+- `{text}`: a quoted phrase of the request, or any run of its words when it quotes none;
+- `{n}`: a number of the request, or 1;
+- `{sed}`: `s/old/new/g` of those words;
+- two path slots side by side (`mv {path} {path}`): two different names in the order the conversation gave them
+  ("a.txt to b.txt"): `mv x x` is a no-op, and a request names the source first.
+
+A slot with nothing to copy keeps its free rule (agent.models.tool_grammar.FORM_SLOTS). This is a copy mechanism,
+not a reading of the request: nothing here looks for particular words; every value comes out of the text by its
+shape (a name with a dot or a slash, a quoted span, a number). It does not choose the form
+(agent.models.prompt_profile does, from the nearest example).
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ QUOTED = re.compile(  # a quoted phrase: "…", '…', “…”, ‘…’ (the
 MAX_VALUES = 60  # per slot kind: a tool result with thousands of names would make the grammar slow to build
 MAX_TEXTS = 400  # the runs of words of a long request
 MAX_SPAN_WORDS = 12
+COMMON_WORDS = frozenset({  # words of a request that do not name a file (the rest may: docs, src, Makefile)
+    "a", "an", "the", "of", "in", "on", "at", "to", "from", "for", "with", "by", "and", "or", "is", "are", "be",
+    "it", "this", "that", "what", "which", "how", "many", "much", "me", "my", "i", "you", "do", "does", "can",
+    "please", "file", "files", "folder", "directory", "dir", "repository", "repo", "project", "here", "there",
+    "count", "list", "show", "tell", "number", "all", "every", "each", "lines", "line",
+})
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,10 @@ class SlotValues:
         sources = [request, *results]
         words = [w for text in sources for w in _WORD.findall(text)]
         names = [w for w in words if _is_name(w)]
-        return cls(paths=_unique(p for text in sources for p in _paths(text)),
+        paths = [p for text in sources for p in _paths(text)]
+        if not _paths(request):  # "the docs folder": a plain word of the request may name a file or directory
+            paths += [w for w in _WORD.findall(request) if w.lower() not in COMMON_WORDS]
+        return cls(paths=_unique(paths),
                    words=_unique(names if any(_is_name(w) for w in _WORD.findall(request)) else words),
                    texts=_unique(_texts(request), MAX_TEXTS),
                    numbers=_unique([*_NUMBER.findall(request), "1"]))
@@ -74,8 +88,10 @@ class SlotValues:
 
 
 def _is_name(word: str) -> bool:
-    """Shaped like a name in code or a file rather than an English word: parse_config, VERSION, app.py, v2."""
-    return any(c in word for c in "_.") or any(c.isdigit() for c in word) or any(c.isupper() for c in word[1:])
+    """Shaped like a name in code rather than an English word or a file name: parse_config, VERSION, v2."""
+    if _paths(word):
+        return False
+    return "_" in word or any(c.isdigit() for c in word) or any(c.isupper() for c in word[1:])
 
 
 def _paths(text: str) -> list[str]:
