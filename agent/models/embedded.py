@@ -237,7 +237,7 @@ class EmbeddedClient:
         chunks = self.llm.create_completion(
             prompt.tokens, max_tokens=self.context_window - len(prompt.tokens), temperature=self.options.temperature,
             stop=prompt.stop, grammar=grammar, stream=True, repeat_penalty=self.options.repeat_penalty,
-            seed=self.options.seed,
+            seed=self.options.seed, logits_processor=self._copy_bias(request, len(prompt.tokens)),
         )
         must_complete = request.output_schema is not None  # JSON cut short would not parse
         for count, chunk in enumerate(chunks, start=1):
@@ -331,6 +331,18 @@ class EmbeddedClient:
             return ModelResponse(text=text.strip(), usage=usage, generation_seconds=generation_seconds)
         self._raw_calls[call.call_id] = text.strip()
         return ModelResponse(tool_calls=(call,), usage=usage, generation_seconds=generation_seconds)
+
+    def _copy_bias(self, request: ModelRequest, prompt_length: int) -> Any:
+        """For a text answer after tool results, with quirks `copy_bias`: the processor that keeps copies on track."""
+        results = self.profile.turn_results(request)
+        if not (self.quirks.copy_bias and results and self.profile.answer_only(request)):
+            return None
+        from llama_cpp import LogitsProcessorList
+
+        from agent.models.copy_bias import CopyBias
+
+        sources = [self.llm.tokenize(r.encode("utf-8"), add_bos=False, special=False) for r in results]
+        return LogitsProcessorList([CopyBias(sources, prompt_length, self.quirks.copy_bias)])
 
     def _max_new_tokens(self, request: ModelRequest, prompt_tokens: int) -> int:
         room = self.context_window - prompt_tokens

@@ -157,16 +157,34 @@ class PromptProfile:
         return (planned.form,) if planned is not None else self.quirks.shell_forms
 
     def _planned_step(self, request: ModelRequest) -> DemoStep | None:
-        """With `first_step_tool_call` and a request-time tool choice: the step of the nearest example this
-        reply follows, when it has one and its form is among the quirks' forms."""
+        """With `first_step_tool_call` and command forms: the step of the nearest example this reply follows,
+        when it has one and its form is among the quirks' forms."""
+        plan, done = self._plan(request)
+        step = plan[done] if done < len(plan) else None
+        return step if step is not None and step.form in self.quirks.shell_forms else None
+
+    def answer_only(self, request: ModelRequest) -> bool:
+        """The reply must be the final answer in text: asked for (the loop guard, the step limit), or the
+        nearest example's calls are all made."""
+        return request.tool_choice == "none" or self.plan_done(request)
+
+    def turn_results(self, request: ModelRequest) -> list[str]:
+        """This turn's tool results, as the model saw them."""
+        return _this_turn(request.messages)[1]
+
+    def plan_done(self, request: ModelRequest) -> bool:
+        """True when this turn has made every call of the nearest example: what is left is the answer (the
+        smallest models otherwise repeat the last call until the loop guard stops them)."""
+        plan, done = self._plan(request)
+        return bool(plan) and done >= len(plan)
+
+    def _plan(self, request: ModelRequest) -> tuple[tuple[DemoStep, ...], int]:
+        """The nearest example's steps (none unless `first_step_tool_call` with command forms, tool choice
+        "auto") and how many calls this turn has made."""
         if not (self.quirks.first_step_tool_call and self.quirks.shell_forms and request.tool_choice == "auto"):
-            return None
+            return (), 0
         chosen = self._nearest(request)
-        done = len(_this_turn(request.messages)[1])
-        if not chosen or done >= len(chosen[-1].steps):
-            return None
-        step = chosen[-1].steps[done]
-        return step if step.form in self.quirks.shell_forms else None
+        return (chosen[-1].steps if chosen else ()), len(_this_turn(request.messages)[1])
 
     def tool_result(self, output: str) -> str:
         return tool_result_text(output, count_lines=self.quirks.compact)
@@ -185,7 +203,7 @@ class PromptProfile:
         tools = self.tools(request)
         if not tools:
             return tool_grammar.schema_grammar(request.output_schema) if request.output_schema is not None else None
-        text_only = request.tool_choice == "none"
+        text_only = self.answer_only(request)
         if self.quirks.compact:
             return tool_grammar.compact_grammar(tools, call_required=self.call_required(request),
                                                 text_only=text_only, answer_schema=request.output_schema,
@@ -208,13 +226,15 @@ class PromptProfile:
 
 
 def _this_turn(messages: tuple[Message, ...]) -> tuple[str, list[str]]:
-    """The user's last message and the tool results that came after it."""
+    """The request that began this turn and the tool results that came after it. A user message right after a
+    tool result is the session's own notice (the loop guard's, the step limit's), not a request."""
     results: list[str] = []
-    for message in reversed(messages):
-        if message.role == "user":
-            return message.content, results[::-1]
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
         if message.role == "tool":
             results.append(message.content)
+        elif message.role == "user" and not (index and messages[index - 1].role == "tool"):
+            return message.content, results[::-1]
     return "", results[::-1]
 
 

@@ -52,6 +52,7 @@ class ModelQuirks:
     shell_forms: tuple[str, ...] = ()  # compact profile: a shell command is one of these forms (wins over programs)
     repeat_penalty: float | None = None  # the sampling default for this model (config's repeat_penalty wins)
     max_answer_tokens: int | None = None  # a cap on a text answer's length (a small model may repeat itself)
+    copy_bias: float = 0.0  # logits added to the token that continues a run copied from a tool result (copy_bias.py)
 
     @property
     def compact(self) -> bool:
@@ -116,7 +117,15 @@ def _validated(values: dict[str, Any]) -> ModelQuirks:
                        _names(values, "tools", '["shell", "apply_patch"]'),
                        _names(values, "shell_programs", '["ls", "cat", "git"]'),
                        _names(values, "shell_forms", '["ls -A", "head -n {n} {path}"]'),
-                       _penalty(values.get("repeat_penalty")), _count(values.get("max_answer_tokens")))
+                       _penalty(values.get("repeat_penalty")), _count(values.get("max_answer_tokens")),
+                       _bias(values.get("copy_bias", 0.0)))
+
+
+def _bias(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 30:
+        raise QuirksError(f"copy_bias = {value!r} in [model_providers.embedded] must be a number from 0 (off) to "
+                          "30, e.g. 5.")
+    return float(value)
 
 
 def _count(value: Any) -> int | None:
