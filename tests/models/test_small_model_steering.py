@@ -4,6 +4,8 @@ are checked by llama.cpp's own grammar engine over the shipped model's vocabular
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,7 @@ def test_the_first_call_grammar_allows_only_the_copied_names_in_order(vocab) -> 
 def two_step_turn(*done: tuple[str, str]) -> ModelRequest:
     messages = [Message("user", "todo.md misspells the word garden. Fix it.")]
     for index, (command, output) in enumerate(done):
-        call = ToolCall(f"c{index}", "shell", '{"command": ["bash", "-c", "%s"]}' % command)
+        call = ToolCall(f"c{index}", "shell", json.dumps({"command": ["bash", "-c", command]}))
         messages += [Message("assistant", tool_calls=(call,)), Message("tool", output, tool_call_id=call.call_id)]
     return request(*messages)
 
