@@ -33,7 +33,6 @@ from agent.protocol import (
     UserInput,
     Warning,
 )
-from agent.session_open import SessionOptions, find_session, open_session, warm_up
 from agent.structured_output import load_output_schema
 
 
@@ -82,6 +81,8 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
             "run codex exec inside a repository, or pass --skip-git-repo-check."
         )
     if options.resume is not None:  # a bad id fails here, before any model or server is touched
+        from agent.session_open import find_session
+
         options = replace(options, resume=f"path:{find_session(config, options.resume)}")
     prompt = read_prompt(options.prompt)
     for path in options.images:
@@ -102,6 +103,7 @@ def _run(overrides: Overrides, options: ExecOptions, renderer: JsonRenderer | Hu
 def _run_session(config: Config, options: ExecOptions, renderer: JsonRenderer | HumanRenderer, prompt: str,
                  schema: dict | None, docs: ProjectDocs, mcp: Any, overrides: Overrides) -> int:
     from agent.models import make_client
+    from agent.session_open import SessionOptions, open_session, warm_up  # imported once the MCP servers spawn
 
     warm_up(config)  # the launcher and the shell snapshot start while the SDK imports
     client = make_client(config, on_status=lambda line: renderer(Status(line)))

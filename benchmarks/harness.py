@@ -23,6 +23,8 @@ for the edits. Their binary speaks only the Responses API, so ours does too (``-
   scripted fake model server (``benchmarks/timed_server.py``: ``tests/fakes/scripted_server.py``'s CLI plus the
   arrival time of each request and the time each reply was fully written).
 * ``ours --version`` / ``theirs --version``: start-up cost of the command.
+* ``--mcp``: also the MCP start-up row of issue 15 (``benchmarks/mcp_startup.py``, run as its own process with the
+  same ``--runs``): ours' time to the first model request with 3 stdio MCP servers configured against none.
 
 Every exec run is checked (exit 0, ``hello.py`` holding exactly what the script writes, the scripted number of
 successful command items, for ours the scripted number of file changes, the last command's output in its event
@@ -867,6 +869,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="skip the rows of ours under the default workspace-write sandbox")
     parser.add_argument("--session", choices=["both", "short", "long"], default="both",
                         help="which scripted sessions to run (default both: 3 and 19 steps)")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also run benchmarks/mcp_startup.py (3 stdio MCP servers: time to the first request)")
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= MAX_RUNS:
         parser.error(f"--runs must be between 1 and {MAX_RUNS}")
@@ -1005,6 +1009,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             procs.sweep(None, "exit")
             os.chdir(REPO_ROOT)
     print(table)
+    if args.mcp:  # its own process: it imports the project and runs the embedded model
+        done = subprocess.run([sys.executable, str(BENCH_DIR / "mcp_startup.py"), "--runs", str(args.runs),
+                               "--quiet-wait", "60"], stdout=subprocess.PIPE, text=True, timeout=3600)
+        print("\n" + done.stdout)
+        return done.returncode
     return 0
 
 

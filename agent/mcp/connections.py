@@ -7,10 +7,15 @@ front end does next (loading the model). `tools()` waits until each server is up
 fails or times out is reported once (one sentence naming it and the reason) and left out; a server whose
 connection drops later is reported once at its next call, and its tools then answer with an error.
 
-stdio servers (agent/mcp/stdio_process.py) get the SDK's default environment (HOME, PATH, USER, …) plus
-`env_vars` passed through and `env`; their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal.
-Their processes may have been spawned before this module was imported (agent/mcp/startup.py does that).
-Streamable HTTP servers get
+The SDK is not on that path: importing it costs half a second of CPU or more, taken from the model load. A stdio
+server's handshake and tool list are read by hand (agent/mcp/stdio_process.py), each as soon as that server
+answers, and the SDK is imported on a thread of its own only once `tools()` has answered (or at once when a
+streamable HTTP server, which needs it to start, is configured); each stdio connection is then handed to an SDK
+`ClientSession`, and every tool call goes through the SDK (a call made before that waits for it). This module
+imports no part of the SDK itself.
+
+stdio servers get the SDK's default environment (HOME, PATH, USER, …) plus `env_vars` passed through and `env`;
+their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal. Streamable HTTP servers get
 `http_headers`, `env_http_headers` and `bearer_token_env_var` as headers, and under `local_only` must pass the
 same check as a model provider (every request, redirects included).
 
@@ -24,33 +29,33 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import anyio
-import jsonschema
-from mcp import ClientSession, MCPError
-from mcp import types as mcp_types
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import Config, McpServerConfig
+from agent.mcp import stdio_process
 from agent.mcp.naming import qualify
-from agent.mcp.stdio_process import log_path, process_streams, spawn
+from agent.mcp.stdio_process import log_path
 from agent.protocol import McpToolCallResult
 
-CONNECTION_LOST = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError)
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
+CLIENT_INFO = {"name": "codex-local", "version": __version__}
 STOP_SECONDS = 5.0  # how long close() waits for the servers to shut down
 POLL_SECONDS = 0.05  # how often a waiting call looks at the turn's cancel flag
 EXIT_NOTICE_SECONDS = 0.5  # how long a failed stdio server's exit status is waited for, to report it
+SDK_WAIT_SECONDS = 60.0  # how long a call waits for the SDK to take over its server's connection
 
 Warn = Callable[[str], None]
-Spawned = Mapping[str, concurrent.futures.Future]  # server name -> its process, spawned on the given loop
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,18 @@ class _Server:
     config: McpServerConfig
     started: float = field(default_factory=time.monotonic)
     settled: threading.Event = field(default_factory=threading.Event)  # up, or failed to start
-    session: ClientSession | None = None
-    tools: list[mcp_types.Tool] = field(default_factory=list)
+    attached: threading.Event = field(default_factory=threading.Event)  # the SDK holds it, or never will
+    tools: list[dict[str, Any]] | None = None  # the usable tools (JSON, as listed), once it is up
+    schema_warnings: list[str] = field(default_factory=list)  # tools left out for their schema
+    session: ClientSession | None = None  # the SDK's, for calls
     failure: str | None = None  # why it did not start, or why it stopped
     lost: bool = False  # the connection dropped after start-up
     reported: bool = False  # its failure was told to the user
     stop: asyncio.Event | None = None
     task: asyncio.Future | None = None
-    process: asyncio.subprocess.Process | None = None  # a stdio server's
+    popen: subprocess.Popen | None = None  # a stdio server's process, as spawned
+    spawn_error: OSError | None = None  # why it could not be spawned
+    process: stdio_process.ServerProcess | None = None  # the same process, attached to the loop
 
     @property
     def name(self) -> str:
@@ -94,38 +103,42 @@ class _Server:
 
 
 class McpConnections:
-    def __init__(self, config: Config, env: Mapping[str, str] = os.environ,
-                 loop: asyncio.AbstractEventLoop | None = None, spawned: Spawned | None = None) -> None:
+    def __init__(self, config: Config, env: Mapping[str, str] = os.environ) -> None:
         self._config = config
         self._env = env
         self._servers = {s.name: _Server(s) for s in config.mcp_servers.values() if s.enabled}
         self._tools: dict[str, McpTool] | None = None
-        self._loop = loop or asyncio.new_event_loop()
+        self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-servers", daemon=True)
-        self._own_loop = loop is None
-        self._spawned = dict(spawned or {})
+        self._sdk: asyncio.Future = self._loop.create_future()  # done once the SDK is imported (or failed to)
+        self._sdk_import: threading.Thread | None = None
+        self._closed = False
         self._warnings: list[str] = []
-        self._schema_warnings: list[str] = []
         self._lock = threading.Lock()
 
     @classmethod
-    def start(cls, config: Config, env: Mapping[str, str] = os.environ, loop: asyncio.AbstractEventLoop | None = None,
-              spawned: Spawned | None = None, started: float | None = None) -> McpConnections:
-        """Start (or, given `loop` and the processes `spawned` on it, go on starting) every enabled server;
-        `started` (time.monotonic()) is when their start-up timeouts began."""
-        connections = cls(config, env, loop, spawned)
-        if connections._own_loop:
-            connections._thread.start()
+    def start(cls, config: Config, env: Mapping[str, str] = os.environ) -> McpConnections:
+        """Start every enabled server (the stdio processes are spawned here, a few ms each; the rest happens on
+        the loop); their start-up timeouts begin now."""
+        connections = cls(config, env)
         for server in connections._servers.values():
-            server.started = started if started is not None else server.started
+            if server.config.command is not None:
+                try:
+                    server.popen = stdio_process.spawn(server.config, env, connections._log_path(server.name))
+                except OSError as e:  # e.g. no such command: reported as the server's failure
+                    server.spawn_error = e
+        connections._thread.start()
+        for server in connections._servers.values():
             asyncio.run_coroutine_threadsafe(connections._supervise(server), connections._loop)
+        if any(server.config.command is None for server in connections._servers.values()):
+            connections._import_sdk()  # an HTTP server's handshake is the SDK's
         return connections
 
     # --- what the session asks ---------------------------------------------------------------------
 
     def tools(self, warn: Warn | None) -> list[McpTool]:
         """Every tool of every server that started, waiting for those still starting; failures go to `warn`
-        (None: they wait for a call that has one)."""
+        (None: they wait for a call that has one). Then the SDK, which only calls need, starts to import."""
         for server in self._servers.values():
             remaining = server.started + server.config.startup_timeout_sec + 1.0 - time.monotonic()
             server.settled.wait(max(remaining, 0))
@@ -136,12 +149,15 @@ class McpConnections:
             self.report(warn)
         with self._lock:
             if self._tools is None:
-                self._tools, self._schema_warnings = self._collect()
+                self._tools = self._collect()
             if warn is not None:
-                for message in self._schema_warnings:
-                    warn(message)
-                self._schema_warnings = []
-            return list(self._tools.values())
+                for server in self._servers.values():
+                    for message in server.schema_warnings:
+                        warn(message)
+                    server.schema_warnings = []
+            tools = list(self._tools.values())
+        self._import_sdk()
+        return tools
 
     def tool(self, qualified: str) -> McpTool | None:
         with self._lock:
@@ -159,6 +175,14 @@ class McpConnections:
     def call(self, tool: McpTool, arguments: dict[str, Any], cancel: threading.Event) -> CallOutcome:
         """Call the tool and wait for its result, its tool_timeout_sec, the server's end or `cancel`."""
         server = self._servers[tool.server]
+        self._import_sdk()
+        waited_until = time.monotonic() + SDK_WAIT_SECONDS
+        while not server.attached.wait(POLL_SECONDS):  # the SDK is still importing: a moment after start-up
+            if cancel.is_set():
+                return CallOutcome(error="the call was interrupted by the user")
+            if time.monotonic() > waited_until:
+                return CallOutcome(error=f"MCP server {server.name} is not running (the mcp SDK did not load "
+                                         f"within {SDK_WAIT_SECONDS:g} s)")
         if server.failure or server.session is None:
             return CallOutcome(error=f"MCP server {server.name} is not running ({server.failure or 'not started'})")
         timeout = server.config.tool_timeout_sec
@@ -176,8 +200,9 @@ class McpConnections:
 
     def close(self) -> None:
         """Stop every server (stdio processes end) and the loop; safe to call twice."""
-        if not self._loop.is_running():
+        if self._closed or not self._thread.is_alive():
             return
+        self._closed = True
 
         async def stop_all() -> None:
             for server in self._servers.values():
@@ -190,8 +215,36 @@ class McpConnections:
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(STOP_SECONDS + 1)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._own_loop:
-            self._thread.join(STOP_SECONDS)
+        self._thread.join(STOP_SECONDS)
+
+    # --- the SDK, on a thread of its own -------------------------------------------------------------
+
+    def _import_sdk(self) -> None:
+        with self._lock:
+            if self._sdk_import is not None:
+                return
+            self._sdk_import = threading.Thread(target=self._load_sdk, name="mcp-sdk", daemon=True)
+        self._sdk_import.start()
+
+    def _load_sdk(self) -> None:
+        error: Exception | None = None
+        try:
+            import mcp  # noqa: F401 - everything a ClientSession needs
+
+            if any(server.config.command is None for server in self._servers.values()):
+                import mcp.client.streamable_http  # noqa: F401
+        except Exception as e:  # e.g. the SDK is not installed: the servers report it
+            error = e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self._loop.call_soon_threadsafe(self._sdk_loaded, error)
+
+    def _sdk_loaded(self, error: Exception | None) -> None:
+        if self._sdk.done():
+            return
+        if error is None:
+            self._sdk.set_result(None)
+        else:
+            self._sdk.set_exception(error)
 
     # --- on the loop --------------------------------------------------------------------------------
 
@@ -208,28 +261,93 @@ class McpConnections:
 
     async def _serve(self, server: _Server, up: asyncio.Future) -> None:
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(await self._transport(server))
-                session = await stack.enter_async_context(ClientSession(
-                    read, write, client_info=mcp_types.Implementation(name="codex-local", version=__version__)))
-                await session.initialize()
-                server.tools = await _list_tools(session)
-                server.session = session
-                server.settled.set()
-                up.set_result(True)
-                await server.stop.wait()
+            if server.config.command is None:
+                await self._serve_http(server, up)
+            else:
+                await self._serve_stdio(server, up)
         except asyncio.CancelledError:
             raise
         except BaseException as e:  # any failure of a server is reported, never raised
             reason = await self._explained(server, _reason(e))
-            if server.session is None:
+            if server.tools is None:
                 self._fail(server, reason)
             else:
                 self._lose(server, reason)
         finally:
             server.session = None if server.failure else server.session
+            server.attached.set()  # no call waits for an SDK session that will not come
+            if server.process is not None:
+                await asyncio.shield(stdio_process.stop(server.process))
+            elif server.popen is not None:  # cancelled before its pipes reached the loop
+                with contextlib.suppress(OSError):
+                    os.killpg(server.popen.pid, signal.SIGKILL)
+
+    async def _serve_stdio(self, server: _Server, up: asyncio.Future) -> None:
+        """Attach the spawned process, handshake by hand, keep its tools; once the SDK is imported, hand it the
+        connection."""
+        if server.popen is None:
+            raise server.spawn_error or OSError("it was not spawned")
+        server.process = process = await stdio_process.attach(server.popen)
+        hello = await stdio_process.handshake(process, CLIENT_INFO)
+        self._listed(server, hello.tools)
+        up.set_result(True)
+        if not await self._until_sdk(server, process):
+            return
+        from mcp import ClientSession
+        from mcp import types as mcp_types
+
+        async with contextlib.AsyncExitStack() as stack:
+            read, write = await stack.enter_async_context(stdio_process.process_streams(process))
+            session = await stack.enter_async_context(ClientSession(
+                read, write, client_info=mcp_types.Implementation(**CLIENT_INFO)))
+            session.adopt(mcp_types.InitializeResult.model_validate(hello.initialize, by_name=False))
+            await _list_tools(session)  # the SDK's own copy, with which it checks results against output schemas
+            server.session = session
+            server.attached.set()
+            await server.stop.wait()
+
+    async def _until_sdk(self, server: _Server, process: stdio_process.ServerProcess) -> bool:
+        """Answer the server until the SDK is imported (True) or the server is to stop (False); raises when the
+        server's stdout ends first, or when the SDK could not be imported."""
+        assert server.stop is not None
+        answering = asyncio.ensure_future(stdio_process.answer_requests(process))
+        stopping = asyncio.ensure_future(server.stop.wait())
+        try:
+            await asyncio.wait({answering, stopping, self._sdk}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (answering, stopping):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answering
+        if server.stop.is_set():
+            return False
+        if not self._sdk.done():
+            raise ConnectionError("the connection closed")
+        self._sdk.result()
+        return True
+
+    async def _serve_http(self, server: _Server, up: asyncio.Future) -> None:
+        await asyncio.shield(self._sdk)
+        from mcp import ClientSession
+        from mcp import types as mcp_types
+
+        async with contextlib.AsyncExitStack() as stack:
+            read, write = await stack.enter_async_context(_http_transport(server.config, self._config, self._env))
+            session = await stack.enter_async_context(ClientSession(
+                read, write, client_info=mcp_types.Implementation(**CLIENT_INFO)))
+            await session.initialize()
+            listed = await _list_tools(session)
+            self._listed(server, [tool.model_dump(by_alias=True, mode="json", exclude_none=True) for tool in listed])
+            server.session = session
+            server.attached.set()
+            up.set_result(True)
+            await server.stop.wait()
 
     async def _call(self, server: _Server, name: str, arguments: dict[str, Any], timeout: float) -> CallOutcome:
+        import anyio
+        from mcp import MCPError
+        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
         session = server.session
         if session is None:
             return CallOutcome(error=f"MCP server {server.name} is not running ({server.failure or 'stopped'})")
@@ -241,24 +359,13 @@ class McpConnections:
             if e.code == CONNECTION_CLOSED:
                 return CallOutcome(error=self._lose(server, "the connection closed"))
             return CallOutcome(error=f"MCP server {server.name} answered with an error: {e.error.message}")
-        except CONNECTION_LOST as e:
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError) as e:
             return CallOutcome(error=self._lose(server, _reason(e)))
         except Exception as e:  # e.g. a result that breaks the tool's own output schema
             return CallOutcome(error=f"the result of {name} from MCP server {server.name} is unusable: {_reason(e)}")
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         return CallOutcome(McpToolCallResult(dumped.get("content", []), dumped.get("structuredContent")),
                            is_error=bool(result.is_error))
-
-    async def _transport(self, server: _Server) -> contextlib.AbstractAsyncContextManager:
-        config = server.config
-        if config.command is None:
-            return _http_transport(config, self._config, self._env)
-        spawned = self._spawned.pop(config.name, None)
-        if spawned is not None:
-            server.process = await asyncio.wrap_future(spawned)
-        else:
-            server.process = await spawn(config, self._env, self._log_path(config.name))
-        return process_streams(server.process)
 
     async def _explained(self, server: _Server, reason: str) -> str:
         """The reason with what the user needs to act on it: the URL, or how the process ended and its last
@@ -276,10 +383,17 @@ class McpConnections:
 
     # --- state changes (either thread) ---------------------------------------------------------------
 
+    def _listed(self, server: _Server, tools: list[dict[str, Any]]) -> None:
+        """The server is up: keep the tools it may offer (checked here, while the front end is still busy)."""
+        kept, server.schema_warnings = _usable(server.name, _allowed(server.config, tools))
+        server.tools = kept
+        server.settled.set()
+
     def _fail(self, server: _Server, reason: str) -> None:
         if server.failure is None:
             server.failure = reason
         server.settled.set()
+        server.attached.set()
 
     def _lose(self, server: _Server, reason: str) -> str:
         """The connection of a server that was up dropped: report it once; its calls now fail."""
@@ -288,6 +402,7 @@ class McpConnections:
             server.lost, server.failure, server.reported = True, reason, True
             with self._lock:
                 self._warnings.append(sentence + ".")
+        server.attached.set()
         return sentence
 
     def _take_warnings(self) -> list[str]:
@@ -295,23 +410,13 @@ class McpConnections:
             taken, self._warnings = self._warnings, []
         return taken
 
-    def _collect(self) -> tuple[dict[str, McpTool], list[str]]:
-        """The tools under their model names, and a warning for each tool left out."""
-        pairs: list[tuple[str, mcp_types.Tool]] = []
-        warnings: list[str] = []
-        for server in self._servers.values():
-            if server.session is None:
-                continue
-            for tool in _allowed(server.config, server.tools):
-                problem = _schema_problem(tool.input_schema)
-                if problem:
-                    warnings.append(f"MCP server {server.name}: tool {tool.name} is left out, its input schema is "
-                                    f"invalid ({problem}).")
-                else:
-                    pairs.append((server.name, tool))
-        by_key = {(s, t.name): t for s, t in pairs}
+    def _collect(self) -> dict[str, McpTool]:
+        """The tools of the servers that are up, under their model names."""
+        pairs = [(server.name, tool) for server in self._servers.values()
+                 if server.tools is not None and not server.failure for tool in server.tools]
+        by_key = {(s, t["name"]): t for s, t in pairs}
         return {qualified: _as_tool(server, qualified, by_key[(server, name)])
-                for qualified, (server, name) in qualify((s, t.name) for s, t in pairs).items()}, warnings
+                for qualified, (server, name) in qualify((s, t["name"]) for s, t in pairs).items()}
 
     def _failure_sentence(self, server: _Server) -> str:
         where = f"; its stderr is in {self._log_path(server.name)}" if server.config.command else ""
@@ -329,8 +434,11 @@ class McpConnections:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-async def _list_tools(session: ClientSession) -> list[mcp_types.Tool]:
-    tools: list[mcp_types.Tool] = []
+async def _list_tools(session: ClientSession) -> list[Any]:
+    """Every page of the server's tools/list, through the SDK."""
+    from mcp import types as mcp_types
+
+    tools: list[Any] = []
     cursor: str | None = None
     while True:
         params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
@@ -344,6 +452,7 @@ async def _list_tools(session: ClientSession) -> list[mcp_types.Tool]:
 @contextlib.asynccontextmanager
 async def _http_transport(server: McpServerConfig, config: Config, env: Mapping[str, str]):
     import httpx2
+    from mcp.client.streamable_http import streamable_http_client
 
     headers = dict(server.http_headers)
     headers |= {header: env[var] for header, var in server.env_http_headers.items() if env.get(var)}
@@ -387,13 +496,29 @@ def _last_line(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _allowed(config: McpServerConfig, tools: list[mcp_types.Tool]) -> list[mcp_types.Tool]:
+def _allowed(config: McpServerConfig, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """enabled_tools first (when set), then disabled_tools, as Codex applies them."""
-    kept = [t for t in tools if config.enabled_tools is None or t.name in config.enabled_tools]
-    return [t for t in kept if t.name not in config.disabled_tools]
+    kept = [t for t in tools if config.enabled_tools is None or t["name"] in config.enabled_tools]
+    return [t for t in kept if t["name"] not in config.disabled_tools]
+
+
+def _usable(server: str, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The tools whose input schema is a valid JSON schema, and a warning for each one left out."""
+    kept: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for tool in tools:
+        problem = _schema_problem(tool.get("inputSchema"))
+        if problem:
+            warnings.append(f"MCP server {server}: tool {tool['name']} is left out, its input schema is invalid "
+                            f"({problem}).")
+        else:
+            kept.append(tool)
+    return kept, warnings
 
 
 def _schema_problem(schema: Any) -> str | None:
+    import jsonschema
+
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         return "it is not a JSON schema of type object"
     try:
@@ -403,24 +528,26 @@ def _schema_problem(schema: Any) -> str | None:
     return None
 
 
-def _as_tool(server: str, qualified: str, tool: mcp_types.Tool) -> McpTool:
-    annotations = tool.annotations
-    schema = dict(tool.input_schema)
+def _as_tool(server: str, qualified: str, tool: dict[str, Any]) -> McpTool:
+    """A listed tool (JSON, as the server sent it) under its model name."""
+    annotations = tool.get("annotations")
+    schema = dict(tool["inputSchema"])
     schema.setdefault("type", "object")
     schema.setdefault("properties", {})
-    return McpTool(server=server, name=tool.name, qualified=qualified,
-                   description=tool.description or tool.title or tool.name, input_schema=schema,
-                   read_only=bool(annotations and annotations.read_only_hint))
+    return McpTool(server=server, name=tool["name"], qualified=qualified,
+                   description=tool.get("description") or tool.get("title") or tool["name"], input_schema=schema,
+                   read_only=isinstance(annotations, dict) and annotations.get("readOnlyHint") is True)
 
 
 def _reason(error: BaseException) -> str:
     """One readable reason from an exception, digging into the exception groups anyio raises."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    if isinstance(error, MCPError):
+    sdk = sys.modules.get("mcp")  # an SDK error can only come once the SDK is imported
+    if sdk is not None and isinstance(error, sdk.MCPError):
         return error.error.message
     if isinstance(error, FileNotFoundError):
         return f"the command {error.filename or ''} was not found".replace("  ", " ")
     text = str(error).strip()
-    return f"{type(error).__name__}: {text}" if text and not isinstance(error, _StartError) else text or \
-        type(error).__name__
+    plain = isinstance(error, _StartError | stdio_process.HandshakeError)
+    return f"{type(error).__name__}: {text}" if text and not plain else text or type(error).__name__
