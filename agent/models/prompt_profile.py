@@ -127,18 +127,29 @@ class PromptProfile:
             for demo in demonstrations():
                 if demo.prefix:
                     messages += self._demo_messages(demo)
+            # The thread's first request's example ends the prefix: a second identical run restores its KV state
+            # from disk too (agent.models.prefix_cache), and the prefix stays the same for the whole thread.
+            first = _request_index(request.messages, first=True)
+            messages += [m for demo in self._nearest_to(request.messages[first].content if first is not None else "")
+                         for m in self._demo_messages(demo)]
         return messages
 
     def turn_demonstrations(self, request: ModelRequest) -> list[dict[str, str]]:
-        """The examples most like this turn's request, shown again right before it (the most alike last)."""
+        """For a later request of the thread, the examples most like it, shown right before it (the first
+        request's example is at the end of the prefix instead)."""
+        if not self._shows_demonstrations(request):
+            return []
+        if _request_index(request.messages) == _request_index(request.messages, first=True):
+            return []
         return [m for demo in self._nearest(request) for m in self._demo_messages(demo)]
 
     def _nearest(self, request: ModelRequest) -> list[Demonstration]:
-        if not self._shows_demonstrations(request):
-            return []
+        return self._nearest_to(_this_turn(request.messages)[0]) if self._shows_demonstrations(request) else []
+
+    @staticmethod
+    def _nearest_to(text: str) -> list[Demonstration]:
         pool = demonstrations()
-        chosen = demo_selection.nearest(_this_turn(request.messages)[0], _candidates(), TURN_DEMONSTRATIONS)
-        return [pool[i] for i in chosen]
+        return [pool[i] for i in demo_selection.nearest(text, _candidates(), TURN_DEMONSTRATIONS)]
 
     def _shows_demonstrations(self, request: ModelRequest) -> bool:
         return self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request))
@@ -225,17 +236,23 @@ class PromptProfile:
         return SlotValues.from_conversation(request_text, results).rules()
 
 
+def _request_index(messages: tuple[Message, ...], first: bool = False) -> int | None:
+    """Where this turn's request is (or, with `first`, the thread's first request: the last user message before
+    any reply). A user message right after a tool result is the session's own notice, not a request."""
+    replied = next((i for i, m in enumerate(messages) if m.role != "user"), len(messages))
+    end = replied if first else len(messages)
+    for index in range(end - 1, -1, -1):
+        if messages[index].role == "user" and not (index and messages[index - 1].role == "tool"):
+            return index
+    return None
+
+
 def _this_turn(messages: tuple[Message, ...]) -> tuple[str, list[str]]:
-    """The request that began this turn and the tool results that came after it. A user message right after a
-    tool result is the session's own notice (the loop guard's, the step limit's), not a request."""
-    results: list[str] = []
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.role == "tool":
-            results.append(message.content)
-        elif message.role == "user" and not (index and messages[index - 1].role == "tool"):
-            return message.content, results[::-1]
-    return "", results[::-1]
+    """The request that began this turn and the tool results that came after it."""
+    index = _request_index(messages)
+    start = -1 if index is None else index
+    return ("" if index is None else messages[index].content,
+            [m.content for m in messages[start + 1:] if m.role == "tool"])
 
 
 def _without_no_ops(tool: ToolSpec) -> ToolSpec:

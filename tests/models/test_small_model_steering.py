@@ -64,8 +64,18 @@ def test_names_count_by_their_shape_not_their_spelling() -> None:
 def test_the_first_call_takes_the_nearest_examples_form_and_copies_the_names() -> None:
     first = request(Message("user", "Rename a.txt to b.txt."))
     assert PROFILE.call_required(first) and PROFILE.forms(first) == ("mv {path} {path}",)
-    turn = [m for m in PROFILE.turn_demonstrations(first)]
-    assert turn[0] == {"role": "user", "content": "Move notes.md to docs/notes.md."}
+    # The thread's first request: its example ends the (cached) prefix instead of preceding the request.
+    assert PROFILE.turn_demonstrations(first) == []
+    assert PROFILE.prefix_messages(first)[-4] == {"role": "user", "content": "Move notes.md to docs/notes.md."}
+
+
+def test_a_later_request_gets_its_example_right_before_it_and_the_prefix_stays() -> None:
+    first = request(Message("user", "Rename a.txt to b.txt."))
+    later = request(Message("user", "Rename a.txt to b.txt."), Message("assistant", "Done."),
+                    Message("user", "Which branch is checked out?"))
+    assert PROFILE.prefix_messages(later) == PROFILE.prefix_messages(first)
+    assert PROFILE.turn_demonstrations(later)[0] == {"role": "user", "content": "Which branch is checked out?"}
+    assert PROFILE.forms(later) == ("git branch --show-current",)
 
 
 @needs_model
@@ -103,14 +113,14 @@ def test_a_notice_after_a_tool_result_is_not_taken_for_the_request() -> None:
     looped = request(Message("user", "Which files are here?"), Message("assistant", tool_calls=(call,)),
                      Message("tool", "a.txt", tool_call_id="c1"), Message("user", "Stop calling tools and answer."),
                      tool_choice="none")
-    assert PROFILE.turn_demonstrations(looped)[0]["content"] == "What files are here?"
-    assert PROFILE.turn_results(looped) == ["a.txt"]
+    assert PROFILE.prefix_messages(looped)[-4]["content"] == "What files are here?"
+    assert PROFILE.turn_results(looped) == ["a.txt"] and PROFILE.answer_only(looped)
 
 
 def test_larger_models_get_no_forms_and_no_plan() -> None:
     small = PromptProfile(choose(ModelFacts("Qwen2.5 0.5B", 500_000_000, 32768), {}))
     first = request(Message("user", "Rename a.txt to b.txt."))
-    assert small.forms(first) == () and small.turn_demonstrations(first)  # examples yes, forms no
+    assert small.forms(first) == () and "Move notes.md" in str(small.prefix_messages(first))  # examples, no forms
     assert not small.answer_only(request(Message("user", "x"), Message("tool", "y")))
 
 
