@@ -68,7 +68,7 @@ MIN_CACHED_PREFIX = 64  # a shorter fixed prefix is not worth a file
 class Prompt:
     tokens: list[int]
     stop: list[str]
-    prefix_len: int = 0  # leading tokens that are the fixed prefix (0: none known)
+    prefix_lens: tuple[int, ...] = ()  # lengths of the fixed prefixes it starts with, shortest first (KV cached)
 
 
 def default_threads(cpus: int | None = None) -> tuple[int, int]:
@@ -260,27 +260,29 @@ class EmbeddedClient:
         llm, tokens = self.llm, prompt.tokens
         target = len(tokens) - 1
         keep = _common_prefix(llm._input_ids, tokens, target)
-        cacheable = self.prefix_cache is not None and prompt.prefix_len >= MIN_CACHED_PREFIX
+        levels = [n for n in prompt.prefix_lens if n >= MIN_CACHED_PREFIX] if self.prefix_cache is not None else []
         self.last_prefix_restored = False
-        if cacheable and keep < prompt.prefix_len and self._restore_prefix(tokens[: prompt.prefix_len]):
-            keep, self.last_prefix_restored = prompt.prefix_len, True
-        save_at = prompt.prefix_len if cacheable and keep < prompt.prefix_len else -1
+        for length in reversed(levels):  # the longest saved prefix
+            if keep >= length:
+                break
+            if self._restore_prefix(tokens[:length]):
+                keep, self.last_prefix_restored = length, True
+                break
+        save_points = [n for n in levels if n > keep]
         if keep < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             keep = 0  # this model's cache cannot drop a suffix: start over
             llm.reset()
         llm.n_tokens = keep
         started, position, chunk = time.monotonic(), keep, EVAL_CHUNK_MIN
         while position < target:
-            end = min(target, position + chunk)
-            if position < save_at < end:
-                end = save_at
+            end = min(target, position + chunk, *(n for n in save_points if n > position))
             began = time.monotonic()
             llm.eval(tokens[position:end])
             chunk = _next_chunk(end - position, time.monotonic() - began)
             evaluation.add(end - position)
             position = end
-            if position == save_at:
-                self._save_prefix(tuple(tokens[:save_at]))
+            if position in save_points:
+                self._save_prefix(tuple(tokens[:position]))
             waited = time.monotonic() - started
             if waited >= self.progress_after_s:
                 yield Waiting(max(int(waited), 1), f"evaluating the prompt: {position}/{len(tokens)} tokens")
@@ -356,7 +358,8 @@ class EmbeddedClient:
     # --- prompt ------------------------------------------------------------------------
 
     def _prompt(self, request: ModelRequest) -> Prompt:
-        prefix = self.profile.prefix_messages(request)
+        levels = self.profile.prefix_levels(request)
+        prefix = levels[-1]
         conversation = [self._chat_message(m) for m in request.messages]
         last_user = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=len(conversation))
         conversation[last_user:last_user] = self.profile.turn_demonstrations(request)
@@ -365,7 +368,8 @@ class EmbeddedClient:
         add_bos = not getattr(rendered, "added_special", False)
         tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
-        return Prompt(tokens, stop, self._prefix_length(prefix, tokens, add_bos))
+        lengths = (self._prefix_length(level, tokens, add_bos) for level in levels)
+        return Prompt(tokens, stop, tuple(sorted({n for n in lengths if n})))
 
     def _render(self, messages: list[dict[str, str]]) -> Any:
         """The chat template's rendering; each message stays its own (the environment context is not glued to

@@ -121,18 +121,25 @@ class PromptProfile:
         return base + ("\n\n" + tool_grammar.compact_tools_prompt(tools) if tools else "")
 
     def prefix_messages(self, request: ModelRequest) -> list[dict[str, str]]:
-        """The system message and, for a compact profile with a shell tool, the demonstrations."""
+        """What comes before the conversation: the system message and, for a compact profile with a shell tool,
+        the demonstrations, the thread's first request's example last."""
+        return self.prefix_levels(request)[-1]
+
+    def prefix_levels(self, request: ModelRequest) -> list[list[dict[str, str]]]:
+        """The fixed prefixes the prompt starts with, shortest first, each a KV state worth keeping on disk
+        (agent.models.prefix_cache): the system message and the prefix examples (the same in every run), then
+        that plus the thread's first request's example (the same in every run of that kind of request; it stays
+        the same for the whole thread)."""
         messages = [{"role": "system", "content": self.system_text(request)}]
-        if self._shows_demonstrations(request):
-            for demo in demonstrations():
-                if demo.prefix:
-                    messages += self._demo_messages(demo)
-            # The thread's first request's example ends the prefix: a second identical run restores its KV state
-            # from disk too (agent.models.prefix_cache), and the prefix stays the same for the whole thread.
-            first = _request_index(request.messages, first=True)
-            messages += [m for demo in self._nearest_to(request.messages[first].content if first is not None else "")
-                         for m in self._demo_messages(demo)]
-        return messages
+        if not self._shows_demonstrations(request):
+            return [messages]
+        for demo in demonstrations():
+            if demo.prefix:
+                messages += self._demo_messages(demo)
+        first = _request_index(request.messages, first=True)
+        chosen = self._nearest_to(request.messages[first].content if first is not None else "")
+        extended = messages + [m for demo in chosen for m in self._demo_messages(demo)]
+        return [messages, extended] if chosen else [messages]
 
     def turn_demonstrations(self, request: ModelRequest) -> list[dict[str, str]]:
         """For a later request of the thread, the examples most like it, shown right before it (the first

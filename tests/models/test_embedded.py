@@ -218,7 +218,7 @@ def test_a_second_run_restores_the_fixed_prefix_from_disk_and_evaluates_only_the
     first_client = make_client(config)
     first = reply(first_client, README_JOB, max_tokens=48)
     saved = list((tmp_path / "home" / "cache" / "prompt-prefix").glob("*.kv"))
-    assert len(saved) == 1 and not first_client.last_prefix_restored
+    assert len(saved) == 2 and not first_client.last_prefix_restored  # the prefix, and it with the request's example
     del first_client
 
     second_client = make_client(config)  # a new Llama, as in the next `codex exec`
@@ -231,6 +231,12 @@ def test_a_second_run_restores_the_fixed_prefix_from_disk_and_evaluates_only_the
     assert (second.text, [(c.name, c.arguments) for c in second.tool_calls]) == \
         (first.text, [(c.name, c.arguments) for c in first.tool_calls])  # the restored state is the same state
 
+    other_kind = (ENVIRONMENT, Message("user", "Which branch is checked out?"))  # another example: the shorter prefix
+    third_client = make_client(config)
+    reply(third_client, other_kind, max_tokens=8)
+    other_size = third_client.count_tokens(ModelRequest(base_instructions(), other_kind, TOOL_SPECS))
+    assert third_client.last_prefix_restored and third_client.last_prompt_eval_tokens <= 0.25 * other_size
+
 
 def test_a_changed_prompt_or_context_size_does_not_use_a_saved_prefix(tmp_path: Path):
     reply(make_client(greedy_config(tmp_path)), README_JOB, max_tokens=8)
@@ -242,7 +248,7 @@ def test_a_changed_prompt_or_context_size_does_not_use_a_saved_prefix(tmp_path: 
     next(item for item in custom.stream(request) if isinstance(item, ModelResponse))
 
     assert not other_size.last_prefix_restored and not custom.last_prefix_restored
-    assert len(list((tmp_path / "home" / "cache" / "prompt-prefix").glob("*.kv"))) == 3
+    assert len(list((tmp_path / "home" / "cache" / "prompt-prefix").glob("*.kv"))) == 6  # two levels each
 
 
 def test_prompt_evaluation_reports_tokens_done_out_of_the_total(client):
