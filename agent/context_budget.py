@@ -56,12 +56,12 @@ def shorten_oldest_tool_output(history: list[Message]) -> bool:
 
 
 def summary_request(instructions: str, history: list[Message]) -> ModelRequest:
-    return ModelRequest(instructions, (*history, Message("user", SUMMARY_PROMPT)))
+    return ModelRequest(instructions, (*history, Message("user", SUMMARY_PROMPT, notice=True)))
 
 
 def compacted(preamble: list[Message], summary: str, last_user: Message | None) -> list[Message]:
     """The history after compaction: instructions and environment, the summary, the current request."""
-    history = [*preamble, Message("user", SUMMARY_PREFIX + summary.strip())]
+    history = [*preamble, Message("user", SUMMARY_PREFIX + summary.strip(), notice=True)]
     if last_user is not None:
         history.append(last_user)
     return history

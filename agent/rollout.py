@@ -350,7 +350,7 @@ def load_rollout(path: Path) -> LoadedRollout:
                         dropped[what] += 1
             else:  # Codex before replacement_history: only the summary survives
                 summary = payload.get("message")
-                history = [Message("user", summary)] if isinstance(summary, str) and summary else []
+                history = [Message("user", summary, notice=True)] if isinstance(summary, str) and summary else []
         elif record["type"] == "event_msg":
             events.append(payload)
             if first_prompt is None and (prompt := _user_message(payload)) is not None:

@@ -172,7 +172,7 @@ class Turn:
         empty or only repeats the notice is no answer: the session then writes the final message itself.
         Nothing of the reply is shown before it is judged, so an echoed notice never appears."""
         s = self.session
-        s.thread.append(Message("user", notice))
+        s.thread.append(Message("user", notice, notice=True))
         response = self._stream(replace(self._fitted(), tool_choice="none"))
         text = (turn_end.final_answer(response, notice, registry.TOOL_NAMES)
                 or turn_end.no_answer_message(notice, s.config))
@@ -219,7 +219,7 @@ class Turn:
         self._notify()
 
     def _ask_structured(self, prompt: str) -> str:
-        self.session.thread.append(Message("user", prompt))
+        self.session.thread.append(Message("user", prompt, notice=True))
         return self._sample(structured=True).text
 
     def _notify(self) -> None:

@@ -32,6 +32,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     images: tuple[str, ...] = ()  # data: URLs of images attached to a user message (`codex exec --image`)
+    notice: bool = False  # a user-role message the session wrote itself (the loop guard's), not a request
 
 
 @dataclass(frozen=True)

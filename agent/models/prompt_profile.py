@@ -76,7 +76,7 @@ def _candidates() -> tuple[demo_selection.Candidate, ...]:
     return tuple(demo_selection.Candidate((d.user, *d.also)) for d in demonstrations())
 
 
-TURN_DEMONSTRATIONS = 1  # examples shown again right before a request, the most alike last
+TURN_DEMONSTRATIONS = 1  # examples chosen per request (agent.models.demo_selection); more confused SmolLM2-135M
 
 
 SHELL_OUTPUT_MARK = "\nOutput:\n"
@@ -234,7 +234,6 @@ class PromptProfile:
                                          call_required=self.call_required(request),
                                          answer_schema=request.output_schema)
 
-
     def slot_rules(self, request: ModelRequest) -> dict[str, str] | None:
         """With command forms: what their slots may hold, copied from this turn (agent.models.slot_values)."""
         if not self.quirks.shell_forms:
@@ -245,11 +244,11 @@ class PromptProfile:
 
 def _request_index(messages: tuple[Message, ...], first: bool = False) -> int | None:
     """Where this turn's request is (or, with `first`, the thread's first request: the last user message before
-    any reply). A user message right after a tool result is the session's own notice, not a request."""
+    any reply). The session's own notices (the loop guard's, the --output-schema ask) are not requests."""
     replied = next((i for i, m in enumerate(messages) if m.role != "user"), len(messages))
     end = replied if first else len(messages)
     for index in range(end - 1, -1, -1):
-        if messages[index].role == "user" and not (index and messages[index - 1].role == "tool"):
+        if messages[index].role == "user" and not messages[index].notice:
             return index
     return None
 

@@ -108,10 +108,11 @@ def test_a_two_step_example_makes_the_turn_look_then_change_then_answer(vocab) -
     assert accepts(vocab, rules, "I fixed the typo.") and not accepts(vocab, rules, shell("ls -A"))
 
 
-def test_a_notice_after_a_tool_result_is_not_taken_for_the_request() -> None:
+def test_a_notice_of_the_session_is_not_taken_for_the_request() -> None:
     call = ToolCall("c1", "shell", '{"command": ["bash", "-c", "ls -A"]}')
     looped = request(Message("user", "Which files are here?"), Message("assistant", tool_calls=(call,)),
-                     Message("tool", "a.txt", tool_call_id="c1"), Message("user", "Stop calling tools and answer."),
+                     Message("tool", "a.txt", tool_call_id="c1"),
+                     Message("user", "Stop calling tools and answer.", notice=True),
                      tool_choice="none")
     assert PROFILE.prefix_messages(looped)[-4]["content"] == "What files are here?"
     assert PROFILE.turn_results(looped) == ["a.txt"] and PROFILE.answer_only(looped)
