@@ -345,9 +345,11 @@ def test_read_only_sandbox_blocks_a_write_and_the_model_sees_the_failure(make_se
     assert not (git_repo / "created.txt").exists()
     started, completed = h.items(CommandExecution)
     assert completed.status == "failed" and completed.sandboxed
-    assert "Permission denied" in completed.aggregated_output
+    # Landlock's refusal, or (a cwd beneath /tmp, bound back under the session's private /tmp) the mount's
+    denial = "Read-only file system" if "Read-only file system" in completed.aggregated_output else "Permission denied"
+    assert denial in completed.aggregated_output
     tool_output = next(m for m in h.model_messages(1) if m["role"] == "tool")
-    assert "Permission denied" in tool_output["content"]
+    assert denial in tool_output["content"]
 
 
 def test_approval_decisions_from_the_front_end(make_session: MakeSession, git_repo: Path):
