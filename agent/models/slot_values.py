@@ -31,7 +31,7 @@ from dataclasses import dataclass
 # Characters a copied value may hold: it sits inside a JSON string, inside single quotes, and "<" begins
 # chat-template markup (the grammar's command rule excludes the same).
 _UNSAFE = re.compile(r"[\"'\\<`$\x00-\x1f]")
-_PATH = re.compile(r"(?<![\w./-])(?:\.{0,2}/)?[\w-][\w.-]*(?:/[\w.-]+)*")
+_PATH = re.compile(r"(?<![\w./-])(?:\.{0,2}/)?\w[\w.-]*(?:/[\w.-]+)*")  # never "-…": not an option
 _WORD = re.compile(r"[A-Za-z_][\w.-]*[\w]|[A-Za-z]")
 _NUMBER = re.compile(r"(?<![\w.])\d{1,4}(?![\w.])")
 QUOTED = re.compile(  # a quoted phrase: "…", '…', “…”, ‘…’ (the phrase is the one group that matched)
@@ -79,7 +79,8 @@ class SlotValues:
                 for i, a in enumerate(self.paths) for b in self.paths[i + 1:]) + ")"
         if self.words:
             rules["word"] = _choice(self.words)
-            rules["sed"] = f'"\'s/" {rules["word"]} "/" {_choice(self.words + self.texts)} "/g\'"'
+            replacements = self.words + tuple(t for t in self.texts if "/" not in t)  # "/" would end the s///
+            rules["sed"] = f'"\'s/" {rules["word"]} "/" {_choice(replacements)} "/g\'"'
         if self.texts:
             rules["text"] = f'"\'" {_choice(self.texts)} "\'"'
         if self.numbers:

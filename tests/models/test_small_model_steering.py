@@ -149,9 +149,10 @@ def test_an_unquoted_text_slot_is_any_run_of_the_requests_words(vocab) -> None: 
 
 
 def test_values_that_would_break_out_of_the_quoting_are_never_offered() -> None:
-    values = SlotValues.from_conversation("Append \"it's $(rm -rf ~)\" and `id` to a\"b.txt")
+    values = SlotValues.from_conversation("Append \"it's $(rm -rf ~)\" and `id` to a\"b.txt", ["-rf.txt --x.y"])
     assert all("'" not in v and "$" not in v and "`" not in v and '"' not in v
                for v in (*values.paths, *values.words, *values.texts))
+    assert not any(path.startswith("-") for path in values.paths)  # a path is never an option
 
 
 # --- the copy bias ---------------------------------------------------------------------------------------------
