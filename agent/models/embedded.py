@@ -361,8 +361,7 @@ class EmbeddedClient:
         levels = self.profile.prefix_levels(request)
         prefix = levels[-1]
         conversation = [self._chat_message(m) for m in request.messages]
-        last_user = max((i for i, m in enumerate(request.messages) if m.role == "user"), default=len(conversation))
-        conversation[last_user:last_user] = self.profile.turn_demonstrations(request)
+        conversation = self.profile.with_turn_demonstrations(request, conversation)
         messages = [*prefix, *conversation]
         rendered = self._render(messages)
         add_bos = not getattr(rendered, "added_special", False)

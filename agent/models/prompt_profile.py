@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from agent.models import demo_selection, tool_grammar
@@ -150,13 +150,24 @@ class PromptProfile:
             return []
         return [m for demo in self._nearest(request) for m in self._demo_messages(demo)]
 
-    def _nearest(self, request: ModelRequest) -> list[Demonstration]:
-        return self._nearest_to(_this_turn(request.messages)[0]) if self._shows_demonstrations(request) else []
+    def with_turn_demonstrations(self, request: ModelRequest,
+                                 conversation: list[dict[str, str]]) -> list[dict[str, str]]:
+        """`conversation` (request.messages, one chat message each) with turn_demonstrations right before this
+        turn's request (not before a notice of the session that came after it)."""
+        shown = self.turn_demonstrations(request)
+        index = _request_index(request.messages)
+        if not shown or index is None:
+            return conversation
+        return [*conversation[:index], *shown, *conversation[index:]]
+
+    def _nearest(self, request: ModelRequest) -> tuple[Demonstration, ...]:
+        return self._nearest_to(_this_turn(request.messages)[0]) if self._shows_demonstrations(request) else ()
 
     @staticmethod
-    def _nearest_to(text: str) -> list[Demonstration]:
+    @lru_cache(maxsize=64)  # asked several times per request (forms, plan, grammar, prompt)
+    def _nearest_to(text: str) -> tuple[Demonstration, ...]:
         pool = demonstrations()
-        return [pool[i] for i in demo_selection.nearest(text, _candidates(), TURN_DEMONSTRATIONS)]
+        return tuple(pool[i] for i in demo_selection.nearest(text, _candidates(), TURN_DEMONSTRATIONS))
 
     def _shows_demonstrations(self, request: ModelRequest) -> bool:
         return self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request))

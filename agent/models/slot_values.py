@@ -58,13 +58,14 @@ class SlotValues:
     def from_conversation(cls, request: str, results: Iterable[str] = ()) -> SlotValues:
         """Values from the user's request and this turn's tool results (request first, then results in order)."""
         sources = [request, *results]
+        asked = _WORD.findall(request)
         words = [w for text in sources for w in _WORD.findall(text)]
-        names = [w for w in words if _is_name(w)]
         paths = [p for text in sources for p in _paths(text)]
         if not _paths(request):  # "the docs folder": a plain word of the request may name a file or directory
-            paths += [w for w in _WORD.findall(request) if w.lower() not in COMMON_WORDS]
+            paths += [w for w in asked if w.lower() not in COMMON_WORDS]
+        names_asked = any(_is_name(w) for w in asked)
         return cls(paths=_unique(paths),
-                   words=_unique(names if any(_is_name(w) for w in _WORD.findall(request)) else words),
+                   words=_unique([w for w in words if _is_name(w)] if names_asked else words),
                    texts=_unique(_texts(request), MAX_TEXTS),
                    numbers=_unique([*_NUMBER.findall(request), "1"]))
 

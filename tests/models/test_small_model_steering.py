@@ -174,3 +174,14 @@ def test_copy_bias_is_a_quirk_with_a_checked_range() -> None:
     assert TINY.copy_bias > 0 and choose(ModelFacts("Qwen2.5 7B", 7_000_000_000, 32768), {}).copy_bias == 0
     with pytest.raises(QuirksError, match="copy_bias"):
         choose(ModelFacts("m", 1, 1), {"copy_bias": -1})
+
+
+def test_a_later_requests_example_goes_before_it_not_before_a_notice_after_it() -> None:
+    call = ToolCall("c1", "shell", '{"command": ["bash", "-c", "git branch --show-current"]}')
+    messages = (Message("user", "Rename a.txt to b.txt."), Message("assistant", "Done."),
+                Message("user", "Which branch is checked out?"), Message("assistant", tool_calls=(call,)),
+                Message("tool", "main", tool_call_id="c1"), Message("user", "Answer now.", notice=True))
+    conversation = [{"role": m.role, "content": m.content} for m in messages]
+    shown = PROFILE.with_turn_demonstrations(request(*messages, tool_choice="none"), conversation)
+    assert shown[2] == {"role": "user", "content": "Which branch is checked out?"}  # the example's request
+    assert shown[-4:] == conversation[2:]  # the user's request, the call, its result, the notice, in order

@@ -90,12 +90,14 @@ def test_arguments_and_exit_codes_pass_through_the_rewritten_command(home: Path,
 
 
 @needs_sandbox
-@pytest.mark.parametrize("snapshot_parent_writable", [False, True])
+@pytest.mark.parametrize(("mode", "snapshot_parent_writable"),
+                         [("workspace-write", False), ("workspace-write", True),
+                          ("read-only", False)])  # read-only has a writable private /tmp too
 def test_a_sandboxed_command_cannot_change_the_snapshot(
-        snapshot_parent_writable: bool, home: Path, make_config: MakeConfig) -> None:
+        mode: str, snapshot_parent_writable: bool, home: Path, make_config: MakeConfig) -> None:
     parent = shell_snapshot.snapshot_dir().parent
     settings = [f'sandbox_workspace_write.writable_roots=["{parent}"]'] if snapshot_parent_writable else []
-    config = make_config("workspace-write", *settings)
+    config = make_config(mode, *settings)
     shell_tool.prepare(config)
     [snapshot] = snapshot_files(home)
     before = (snapshot.read_bytes(), snapshot.stat().st_mode, sorted(os.listdir(snapshot.parent)))
