@@ -18,6 +18,11 @@ servers:
 * **minimal x3**: a 20-line MCP server (initialize, tools/list with 10 tools, tools/call, ping) run with
   `python -I -S`, which starts in ~15 ms: what is left is the cost in our own process.
 
+Each set runs twice per round: once in a fresh repository and CODEX_HOME (nothing cached: the first request
+waits for every server), and once as **(tools cached)**, in the same repository and CODEX_HOME every time, so
+from the untimed first round on the servers' tool lists are in CODEX_HOME/cache/mcp-tools and the first request
+offers them without waiting (agent/mcp/tool_cache.py): what a user has from the second run on.
+
 The time is from the parent's spawn of the process to the moment the session hands its first request (tools
 included, so every server has answered or timed out) to the model client: the child is this script with
 `--probe`, which wraps `agent.models.make_client` so that the first `stream()` call prints the wall clock and
@@ -65,6 +70,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EVERYTHING = Path.home() / ".cache" / "codex-local-tests" / "npm" / "node_modules" / ".bin" / "mcp-server-everything"
 FASTMCP = REPO_ROOT / "tests" / "mcp" / "servers" / "misbehaving.py"
 TARGET_MS = 150.0
+CACHED = " (tools cached)"  # the case's servers, with their tool lists from the last run in CODEX_HOME
 PROMPT = "Say hello."
 QUIET_SHARE = 0.15
 AGENT_ROOT_ENV = "MCP_BENCH_AGENT_ROOT"  # set by --ours-commit for the probe
@@ -186,13 +192,20 @@ class Run:
     load: float  # 1-minute load average at the start
 
 
-def one_run(backend: str, case: str, base_url: str | None) -> Run:
-    with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch:
-        root = Path(scratch)
-        repo = make_repo(root)
+def one_run(backend: str, case: str, base_url: str | None, keep: Path) -> Run:
+    """One `codex exec` from spawn to its first request. A case named `… (tools cached)` runs in the same
+    repository and CODEX_HOME every time (under `keep`), so from the second run on the servers' tool lists are
+    in CODEX_HOME/cache/mcp-tools; every other run gets a fresh repository and CODEX_HOME."""
+    with contextlib.ExitStack() as stack:
+        cached = case.endswith(CACHED)
+        root = keep / case.replace(" ", "-") if cached else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-mcp-")))
+        fresh = not (root / "repo").exists()
+        root.mkdir(parents=True, exist_ok=True)
+        repo = make_repo(root) if fresh else root / "repo"
         home = root / "home"
-        home.mkdir()
-        servers = server_sets(repo).get(case, [])
+        home.mkdir(exist_ok=True)
+        servers = server_sets(repo).get(case.removesuffix(CACHED), [])
         (home / "config.toml").write_text(provider_toml(backend, base_url) + "\n" + "".join(s.toml() for s in servers))
         env = {**os.environ, "CODEX_HOME": str(home), "NO_COLOR": "1"}
         cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", "exec", "--json", "-s",
@@ -340,17 +353,19 @@ def time_to_first_request(backends: list[str], cases: list[str], runs: int, quie
     from tests.fakes.scripted_server import Reply, ScriptedServer
 
     samples: dict[tuple[str, str], list[Run]] = {(b, c): [] for b in backends for c in cases}
+    keep = Path(tempfile.mkdtemp(prefix="bench-mcp-kept-"))
     for backend in backends:
         for index in range(runs + 1):
             if quiet_wait:
                 wait_quiet(quiet_wait)
             for case in cases:
                 with ScriptedServer([Reply(text="hello")]) as server:
-                    run = one_run(backend, case, server.base_url)
+                    run = one_run(backend, case, server.base_url, keep / backend)
                 if index > 0:  # the first round warms the page cache
                     samples[(backend, case)].append(run)
                 print(f"{backend} {case} run {index}: {run.ms:.0f} ms, cpu {run.cpu_ms:.0f} ms, {run.tools} tools, "
                       f"load {run.load:.2f}", file=sys.stderr)
+    shutil.rmtree(keep, ignore_errors=True)
     return samples
 
 
@@ -369,7 +384,8 @@ def first_request_table(samples: dict[tuple[str, str], list[Run]], together: dic
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for (backend, case), runs in samples.items():
         base = statistics.median(r.ms for r in samples[(backend, "none")])
-        floor = f"+{floor_ms(samples[(backend, 'none')], servers_cpu[case]):.0f} ms" if case in servers_cpu else ""
+        plain = case if not case.endswith(CACHED) else ""  # a cached list waits for no server: no floor, no "alone"
+        floor = f"+{floor_ms(samples[(backend, 'none')], servers_cpu[plain]):.0f} ms" if plain in servers_cpu else ""
         ms = statistics.median(r.ms for r in runs)
         cost = "" if case == "none" else f"{ms - base:+.0f} ms"
         if case == "none":
@@ -378,7 +394,7 @@ def first_request_table(samples: dict[tuple[str, str], list[Run]], together: dic
             target = "n/a: nothing loads"
         else:
             target = "met" if ms - base <= TARGET_MS else "missed"
-        alone = f"{together[case]:.0f} ms" if case in together else ""
+        alone = f"{together[plain]:.0f} ms" if plain in together else ""
         lines.append(f"| {backend} | {case} | {ms:.0f} ms | {min(r.ms for r in runs):.0f}-{max(r.ms for r in runs):.0f}"
                      f" | {statistics.median(r.cpu_ms for r in runs):.0f} ms | {runs[0].tools} | {cost} | {floor} | "
                      f"{alone} | {target} | {statistics.median(r.load for r in runs):.2f} |")
@@ -421,7 +437,7 @@ def report(options: argparse.Namespace) -> int:
     backends = [b for b, skip in (("embedded", options.no_embedded), ("endpoint", options.no_endpoint)) if not skip]
     busy_before = machine.background_busy()
     with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch:
-        cases = ["none", *server_sets(Path(scratch))]
+        cases = ["none", *(case + suffix for case in server_sets(Path(scratch)) for suffix in ("", CACHED))]
     samples = time_to_first_request(backends, cases, options.runs, options.quiet_wait)
     rows: list[Alone] = []
     together: dict[str, float] = {}

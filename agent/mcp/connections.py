@@ -3,7 +3,10 @@
 `McpConnections.start` returns at once: every enabled `[mcp_servers.<name>]` starts on one asyncio loop in a
 daemon thread (the `mcp` SDK is async; the turn loop is not), concurrently with each other and with whatever the
 front end does next (loading the model). `tools()` waits until each server is up or has failed, at most its
-`startup_timeout_sec` from the start, so the first model request carries every tool that made it. A server that
+`startup_timeout_sec` from the start, so the first model request carries every tool that made it; a stdio server
+whose list from the last run is cached (agent/mcp/tool_cache.py) is not waited for: that list is offered until
+its own is in, a call to one of its tools waits for it and is judged by its own list (`current`), and a list
+that changed is said once and offered from the next request on. A server that
 fails or times out is reported once (one sentence naming it and the reason) and left out; a server whose
 connection drops later is reported once at its next call, and its tools then answer with an error.
 
@@ -41,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.config import Config, McpServerConfig
-from agent.mcp import stdio_process
+from agent.mcp import stdio_process, tool_cache
 from agent.mcp.naming import qualify
 from agent.mcp.stdio_process import log_path
 from agent.protocol import McpToolCallResult
@@ -86,6 +89,9 @@ class _Server:
     settled: threading.Event = field(default_factory=threading.Event)  # up, or failed to start
     attached: threading.Event = field(default_factory=threading.Event)  # the SDK holds it, or never will
     tools: list[dict[str, Any]] | None = None  # the usable tools (JSON, as listed), once it is up
+    cache: tool_cache.CachedList | None = None  # a stdio server's list from its last run (agent/mcp/tool_cache)
+    cached_tools: list[dict[str, Any]] | None = None  # the usable tools of that list
+    offered_cached: bool = False  # a request carries cached_tools: its fresh list is still to be taken
     schema_warnings: list[str] = field(default_factory=list)  # tools left out for their schema
     session: ClientSession | None = None  # the SDK's, for calls
     failure: str | None = None  # why it did not start, or why it stopped
@@ -127,6 +133,8 @@ class McpConnections:
                     server.popen = stdio_process.spawn(server.config, env, connections._log_path(server.name))
                 except OSError as e:  # e.g. no such command: reported as the server's failure
                     server.spawn_error = e
+                else:
+                    connections._read_cache(server)
         connections._thread.start()
         for server in connections._servers.values():
             asyncio.run_coroutine_threadsafe(connections._supervise(server), connections._loop)
@@ -137,18 +145,16 @@ class McpConnections:
     # --- what the session asks ---------------------------------------------------------------------
 
     def tools(self, warn: Warn | None) -> list[McpTool]:
-        """Every tool of every server that started, waiting for those still starting; failures go to `warn`
-        (None: they wait for a call that has one). Then the SDK, which only calls need, starts to import."""
+        """Every tool of every server that started, waiting for those still starting unless their list from the
+        last run is cached (then that list, until the fresh one is in: from the next call on); failures go to
+        `warn` (None: they wait for a call that has one). Then the SDK, which only calls need, starts to import."""
         for server in self._servers.values():
-            remaining = server.started + server.config.startup_timeout_sec + 1.0 - time.monotonic()
-            server.settled.wait(max(remaining, 0))
-            if not server.settled.is_set():  # the loop missed its own deadline (a busy machine)
-                self._fail(server, f"no answer within {server.config.startup_timeout_sec:g} s "
-                                   "(startup_timeout_sec)")
+            if server.cached_tools is None:
+                self._wait_settled(server)
         if warn is not None:
             self.report(warn)
         with self._lock:
-            if self._tools is None:
+            if self._tools is None or self._refresh_due():
                 self._tools = self._collect()
             if warn is not None:
                 for server in self._servers.values():
@@ -162,6 +168,24 @@ class McpConnections:
     def tool(self, qualified: str) -> McpTool | None:
         with self._lock:
             return (self._tools or {}).get(qualified)
+
+    def current(self, tool: McpTool, cancel: threading.Event) -> McpTool | str:
+        """The tool as its server lists it now, or why it cannot be called. A tool offered from the cached list
+        waits here for its server's own list (its annotations decide the approval), at most until the server's
+        startup timeout."""
+        server = self._servers[tool.server]
+        if not self._wait_settled(server, cancel):
+            return "the call was interrupted by the user"
+        if server.failure and not server.lost:
+            return f"MCP server {server.name} did not start ({server.failure})"
+        with self._lock:
+            if self._refresh_due():
+                self._tools = self._collect()
+            listed = [t for t in (self._tools or {}).values() if (t.server, t.name) == (tool.server, tool.name)]
+        if not listed:
+            return (f"MCP server {server.name} no longer offers the tool {tool.name} (its tool list changed since "
+                    "it was cached); the current tools are offered from the next request")
+        return listed[0]
 
     def report(self, warn: Warn) -> None:
         """Tell `warn` every failure not told yet (each once)."""
@@ -257,7 +281,15 @@ class McpConnections:
                                      return_when=asyncio.FIRST_COMPLETED)
         if not done:
             server.task.cancel()
-            self._fail(server, f"no answer within {server.config.startup_timeout_sec:g} s (startup_timeout_sec)")
+            self._fail(server, _startup_timeout(server))
+
+    def _read_cache(self, server: _Server) -> None:
+        """A spawned stdio server's list from its last run (a ms: its schemas were checked when it was kept)."""
+        server.cache = tool_cache.read(tool_cache.entry_path(self._config.codex_home, server.config, self._env,
+                                                             Path.cwd()))
+        if server.cache.tools is not None:
+            server.cached_tools = [tool for tool in _allowed(server.config, server.cache.tools)
+                                   if tool["name"] not in server.cache.invalid]
 
     async def _serve(self, server: _Server, up: asyncio.Future) -> None:
         try:
@@ -384,10 +416,17 @@ class McpConnections:
     # --- state changes (either thread) ---------------------------------------------------------------
 
     def _listed(self, server: _Server, tools: list[dict[str, Any]]) -> None:
-        """The server is up: keep the tools it may offer (checked here, while the front end is still busy)."""
-        kept, server.schema_warnings = _usable(server.name, _allowed(server.config, tools))
-        server.tools = kept
+        """The server is up: keep the tools it may offer (checked here, while the front end is still busy), and
+        its list for the next run."""
+        problems = _schema_problems(tools)
+        allowed = _allowed(server.config, tools)
+        server.tools = [tool for tool in allowed if tool["name"] not in problems]
+        server.schema_warnings = [
+            f"MCP server {server.name}: tool {tool['name']} is left out, its input schema is invalid "
+            f"({problems[tool['name']]})." for tool in allowed if tool["name"] in problems]
         server.settled.set()
+        if server.cache is not None and tools != server.cache.tools:
+            tool_cache.write(server.cache.path, tools, invalid=sorted(problems))
 
     def _fail(self, server: _Server, reason: str) -> None:
         if server.failure is None:
@@ -410,10 +449,44 @@ class McpConnections:
             taken, self._warnings = self._warnings, []
         return taken
 
+    def _wait_settled(self, server: _Server, cancel: threading.Event | None = None) -> bool:
+        """Wait until the server is up or has failed (False: `cancel` was set first); past its deadline (the
+        loop missed its own on a busy machine) it has failed."""
+        while not server.settled.wait(POLL_SECONDS if cancel is not None else
+                                      max(self._deadline(server) - time.monotonic(), 0)):
+            if cancel is not None and cancel.is_set():
+                return False
+            if time.monotonic() >= self._deadline(server):
+                self._fail(server, _startup_timeout(server))
+        return True
+
+    @staticmethod
+    def _deadline(server: _Server) -> float:
+        return server.started + server.config.startup_timeout_sec + 1.0
+
+    def _refresh_due(self) -> bool:
+        """A server whose cached list a request carries has its own list now (under the lock)."""
+        return any(server.offered_cached and server.settled.is_set() for server in self._servers.values())
+
+    def _listing(self, server: _Server) -> list[dict[str, Any]]:
+        """The tools to offer of one server (under the lock): its own list once it is up, its cached list while
+        it starts; nothing when it failed to start. Says once when its own list differs from the cached one."""
+        if not server.settled.is_set():
+            server.offered_cached = server.cached_tools is not None
+            return server.cached_tools or []
+        if server.offered_cached:
+            server.offered_cached = False
+            if server.tools is not None and server.tools != server.cached_tools and server.cache is not None:
+                self._warnings.append(
+                    f"MCP server {server.name} now lists other tools than those cached in {server.cache.path}, "
+                    "which a request already offered; the current ones are offered from the next request on.")
+        if server.failure and not server.lost:
+            return []
+        return server.tools or []
+
     def _collect(self) -> dict[str, McpTool]:
-        """The tools of the servers that are up, under their model names."""
-        pairs = [(server.name, tool) for server in self._servers.values()
-                 if server.tools is not None and not server.failure for tool in server.tools]
+        """The tools to offer, under their model names (under the lock)."""
+        pairs = [(server.name, tool) for server in self._servers.values() for tool in self._listing(server)]
         by_key = {(s, t["name"]): t for s, t in pairs}
         return {qualified: _as_tool(server, qualified, by_key[(server, name)])
                 for qualified, (server, name) in qualify((s, t["name"]) for s, t in pairs).items()}
@@ -485,6 +558,10 @@ class _StartError(Exception):
     """A server that cannot be started as configured (the message says why)."""
 
 
+def _startup_timeout(server: _Server) -> str:
+    return f"no answer within {server.config.startup_timeout_sec:g} s (startup_timeout_sec)"
+
+
 def _last_line(path: Path) -> str:
     """The last non-empty line of a log, at most 300 characters ("" if none)."""
     try:
@@ -502,18 +579,10 @@ def _allowed(config: McpServerConfig, tools: list[dict[str, Any]]) -> list[dict[
     return [t for t in kept if t["name"] not in config.disabled_tools]
 
 
-def _usable(server: str, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The tools whose input schema is a valid JSON schema, and a warning for each one left out."""
-    kept: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    for tool in tools:
-        problem = _schema_problem(tool.get("inputSchema"))
-        if problem:
-            warnings.append(f"MCP server {server}: tool {tool['name']} is left out, its input schema is invalid "
-                            f"({problem}).")
-        else:
-            kept.append(tool)
-    return kept, warnings
+def _schema_problems(tools: list[dict[str, Any]]) -> dict[str, str]:
+    """What is wrong with each tool whose input schema is not a valid JSON schema of an object, by name."""
+    problems = {tool["name"]: _schema_problem(tool.get("inputSchema")) for tool in tools}
+    return {name: problem for name, problem in problems.items() if problem}
 
 
 def _schema_problem(schema: Any) -> str | None:

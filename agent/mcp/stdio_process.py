@@ -33,6 +33,8 @@ from agent.config import McpServerConfig
 
 INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")  # as the SDK's default environment
 LINE_LIMIT = 256 * 1024 * 1024
+NICE = 10  # how much lower a server's CPU priority is than ours (see spawn)
+MAX_NICE = 19
 EXIT_GRACE_SECONDS = 2.0  # after stdin closes, before SIGTERM
 TERM_GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
 # The SDK's mcp_types.version.LATEST_HANDSHAKE_VERSION and HANDSHAKE_PROTOCOL_VERSIONS, written out because
@@ -68,19 +70,28 @@ def server_environment(server: McpServerConfig, env: Mapping[str, str]) -> dict[
 def spawn(server: McpServerConfig, env: Mapping[str, str], log: Path) -> subprocess.Popen:
     """Start the server's process in its own process group, on the caller's thread (a few ms: no event loop is
     needed, so the servers boot from the first moment); its stderr appends to `log`. `attach` gives the loop its
-    pipes. Raises OSError (e.g. FileNotFoundError) when the command cannot be run."""
+    pipes. Raises OSError (e.g. FileNotFoundError) when the command cannot be run.
+
+    The server runs NICE steps below our priority, in our session: three Python or Node servers starting need
+    ~0.5-1.3 s of CPU, and at equal priority (each in a session, hence an autogroup, of its own) they took that
+    from the agent's start-up on a 2-CPU machine. Below us they use the CPU we leave idle; when the agent waits
+    for a tool call it leaves all of it. Its own process group keeps the terminal's Ctrl-C away from it and lets
+    `stop` signal its children too. (An unprivileged process cannot raise a priority back, so it stays lower.)"""
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
         errlog = open(log, "ab")  # noqa: SIM115 - the child holds its own copy; ours is closed below
     except OSError:
         errlog = open(os.devnull, "wb")  # noqa: SIM115
     try:
-        return subprocess.Popen(
+        popen = subprocess.Popen(
             [server.command or "", *server.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
             env=server_environment(server, env), cwd=str(server.cwd) if server.cwd else None, bufsize=0,
-            start_new_session=True)
+            process_group=0)
     finally:
         errlog.close()
+    with contextlib.suppress(OSError):  # every thread of the group, so a thread started meanwhile is one too
+        os.setpriority(os.PRIO_PGRP, popen.pid, min(os.getpriority(os.PRIO_PROCESS, 0) + NICE, MAX_NICE))
+    return popen
 
 
 @dataclass

@@ -32,6 +32,12 @@ def run_mcp_tool(tool: McpTool, args: dict[str, Any], ctx: ToolContext) -> str:
     item = McpToolCall(ctx.new_item_id(), tool.server, tool.name, arguments=args)
     ctx.emit(ItemStarted(item))
     started = time.monotonic()
+    current = ctx.mcp.current(tool, ctx.cancel)  # a tool offered from the cached list: as its server lists it now
+    if isinstance(current, str):
+        text = _finish(ctx, item, started, error=current)
+        _audit(ctx, tool, args, "failed")
+        return text
+    tool = current
     try:
         declined = _declined(tool, args, item.id, ctx)
     except TurnStopped as e:  # declined, and the turn stops: the item still ends

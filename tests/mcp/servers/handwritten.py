@@ -1,13 +1,17 @@
 """A real stdio MCP server written by hand (json only, no SDK), for what SDK servers do not do on demand.
 
     python tests/mcp/servers/handwritten.py [--ask-first] [--ping-after-list FILE] [--initialize-error TEXT]
-                                            [--pages N]
+                                            [--pages N] [--state DIR]
 
 It answers `initialize`, `tools/list` (N pages of one tool each, `tool1` … `toolN`, chained by `nextCursor`),
 `tools/call` (the arguments back as text) and `ping`. `--ask-first`: before answering `initialize` it sends the
 client a `ping` and a `roots/list` request and exits with status 3 unless the ping gets an empty result and
 roots/list an error. `--ping-after-list FILE`: after the last tools/list page it pings the client and writes
 the answer to FILE. `--initialize-error TEXT`: `initialize` gets a JSON-RPC error with that message.
+`--state DIR`: what the server is like this time is read from files in DIR (a directory, so editing them
+changes nothing a tool-list cache key can see): `tools` (one tool per line, `NAME` or `NAME read-only`; one page
+instead of `--pages`), `delay` (seconds to sleep before reading stdin), `exit` (present: exit with status 5
+after the delay).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 
@@ -39,13 +45,28 @@ def tools_page(page: int, pages: int) -> dict[str, Any]:
     return {"tools": [tool]} | ({"nextCursor": f"page{page + 1}"} if page < pages else {})
 
 
+def state_tools(state: Path) -> list[dict[str, Any]]:
+    tools = []
+    for line in (state / "tools").read_text().splitlines():
+        name, *flags = line.split()
+        tools.append({"name": name, "description": f"Tool {name}.", "annotations": {"readOnlyHint": bool(flags)},
+                      "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}})
+    return tools
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ask-first", action="store_true")
     parser.add_argument("--ping-after-list")
     parser.add_argument("--initialize-error")
     parser.add_argument("--pages", type=int, default=1)
+    parser.add_argument("--state", type=Path)
     args = parser.parse_args()
+    if args.state is not None:
+        if (args.state / "delay").exists():
+            time.sleep(float((args.state / "delay").read_text()))
+        if (args.state / "exit").exists():
+            sys.exit(5)
     for line in sys.stdin:
         message = json.loads(line)
         method, request_id = message.get("method"), message.get("id")
@@ -64,7 +85,8 @@ def main() -> None:
         elif method == "tools/list":
             cursor = (message.get("params") or {}).get("cursor")
             page = int(cursor.removeprefix("page")) if cursor else 1
-            send({"id": request_id, "result": tools_page(page, args.pages)})
+            listed = {"tools": state_tools(args.state)} if args.state else tools_page(page, args.pages)
+            send({"id": request_id, "result": listed})
             if page == args.pages and args.ping_after_list:
                 answer = ask("server-ping-later", "ping")
                 with open(args.ping_after_list, "w", encoding="utf-8") as out:
