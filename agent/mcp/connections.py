@@ -12,10 +12,10 @@ connection drops later is reported once at its next call, and its tools then ans
 
 The SDK is not on that path: importing it costs half a second of CPU or more, taken from the model load. A stdio
 server's handshake and tool list are read by hand (agent/mcp/stdio_process.py), each as soon as that server
-answers, and the SDK is imported on a thread of its own only once `tools()` has answered (or at once when a
-streamable HTTP server, which needs it to start, is configured); each stdio connection is then handed to an SDK
-`ClientSession`, and every tool call goes through the SDK (a call made before that waits for it). This module
-imports no part of the SDK itself.
+answers, and the SDK is imported on a thread of its own only once `tools()` has answered and every server is up
+or has failed (or at once when a streamable HTTP server, which needs it to start, is configured); each stdio
+connection is then handed to an SDK `ClientSession`, and every tool call goes through the SDK (a call made
+before that imports it and waits for it). This module imports no part of the SDK itself.
 
 stdio servers get the SDK's default environment (HOME, PATH, USER, …) plus `env_vars` passed through and `env`;
 their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal. Streamable HTTP servers get
@@ -147,7 +147,8 @@ class McpConnections:
     def tools(self, warn: Warn | None) -> list[McpTool]:
         """Every tool of every server that started, waiting for those still starting unless their list from the
         last run is cached (then that list, until the fresh one is in: from the next call on); failures go to
-        `warn` (None: they wait for a call that has one). Then the SDK, which only calls need, starts to import."""
+        `warn` (None: they wait for a call that has one). Once every server is up or failed, the SDK, which only
+        calls need, starts to import."""
         for server in self._servers.values():
             if server.cached_tools is None:
                 self._wait_settled(server)
@@ -162,7 +163,7 @@ class McpConnections:
                         warn(message)
                     server.schema_warnings = []
             tools = list(self._tools.values())
-        self._import_sdk()
+        self._import_sdk_when_settled()
         return tools
 
     def tool(self, qualified: str) -> McpTool | None:
@@ -289,7 +290,7 @@ class McpConnections:
                                                              Path.cwd()))
         if server.cache.tools is not None:
             server.cached_tools = [tool for tool in _allowed(server.config, server.cache.tools)
-                                   if tool["name"] not in server.cache.invalid]
+                                   if tool["name"] not in server.cache.problems]
 
     async def _serve(self, server: _Server, up: asyncio.Future) -> None:
         try:
@@ -418,21 +419,31 @@ class McpConnections:
     def _listed(self, server: _Server, tools: list[dict[str, Any]]) -> None:
         """The server is up: keep the tools it may offer (checked here, while the front end is still busy), and
         its list for the next run."""
-        problems = _schema_problems(tools)
+        unchanged = server.cache is not None and tools == server.cache.tools
+        problems = server.cache.problems if unchanged and server.cache else _schema_problems(tools)
         allowed = _allowed(server.config, tools)
         server.tools = [tool for tool in allowed if tool["name"] not in problems]
         server.schema_warnings = [
             f"MCP server {server.name}: tool {tool['name']} is left out, its input schema is invalid "
             f"({problems[tool['name']]})." for tool in allowed if tool["name"] in problems]
         server.settled.set()
-        if server.cache is not None and tools != server.cache.tools:
-            tool_cache.write(server.cache.path, tools, invalid=sorted(problems))
+        if server.cache is not None and not unchanged:
+            tool_cache.write(server.cache.path, tools, problems)
+        self._import_sdk_when_settled()
 
     def _fail(self, server: _Server, reason: str) -> None:
         if server.failure is None:
             server.failure = reason
         server.settled.set()
         server.attached.set()
+        self._import_sdk_when_settled()
+
+    def _import_sdk_when_settled(self) -> None:
+        """Once the first request has its tools and every server is up or failed, import the SDK (a call that
+        comes first imports it itself): not before, so it takes no CPU from the start-up, nor, with cached
+        lists, from the servers still starting."""
+        if self._tools is not None and all(server.settled.is_set() for server in self._servers.values()):
+            self._import_sdk()
 
     def _lose(self, server: _Server, reason: str) -> str:
         """The connection of a server that was up dropped: report it once; its calls now fail."""

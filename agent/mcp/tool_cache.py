@@ -9,8 +9,9 @@ size, mtime) of the executable the command resolves to and of every argument tha
 newer package, a server whose tools depend on a database) is caught when the server answers: agent/mcp/
 connections.py compares the fresh list with the cached one, says so once when they differ, offers the fresh list
 from the next request on and writes it here. The entry holds the list exactly as the server sent it, and the
-names of the tools whose schema was found invalid then (so reading it needs no schema check, whose `import
-jsonschema` would cost the first request ~45 ms); `enabled_tools` / `disabled_tools` apply when it is read.
+problems found then in the tools' schemas (so neither reading it nor taking an unchanged fresh list needs a
+schema check, whose `import jsonschema` costs ~45 ms of the start-up); `enabled_tools` / `disabled_tools`
+apply when it is read.
 
 The directory (CODEX_HOME/cache/mcp-tools) is hidden from sandboxed commands like the rest of CODEX_HOME, so
 nothing a command writes can plant a tool description. Each server keeps its `MAX_ENTRIES_PER_SERVER` newest
@@ -28,7 +29,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ class CachedList:
 
     path: Path
     tools: list[dict[str, Any]] | None  # as the server listed them
-    invalid: frozenset[str] = frozenset()  # the names of those whose input schema was found invalid
+    problems: Mapping[str, str] = field(default_factory=dict)  # tool name -> what is wrong with its input schema
 
 
 def directory(codex_home: Path) -> Path:
@@ -66,15 +67,15 @@ def read(path: Path) -> CachedList:
         return CachedList(path, None)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return CachedList(path, None)
-    tools, invalid = data.get("tools"), data.get("invalid", [])
-    usable = isinstance(tools, list) and all(_well_formed(tool) for tool in tools) and isinstance(invalid, list)
-    return CachedList(path, tools, frozenset(map(str, invalid))) if usable else CachedList(path, None)
+    tools, problems = data.get("tools"), data.get("problems", {})
+    usable = isinstance(tools, list) and all(_well_formed(tool) for tool in tools) and isinstance(problems, dict)
+    return CachedList(path, tools, {str(k): str(v) for k, v in problems.items()}) if usable else CachedList(path, None)
 
 
-def write(path: Path, tools: list[dict[str, Any]], invalid: list[str]) -> None:
-    """Keep `tools` (and the names of those with an invalid schema) as the server's list, then drop the server's
+def write(path: Path, tools: list[dict[str, Any]], problems: Mapping[str, str]) -> None:
+    """Keep `tools` (and what is wrong with the schemas of some) as the server's list, then drop the server's
     oldest entries beyond the limit."""
-    data = json.dumps({"format": FORMAT, "tools": tools, "invalid": invalid}, ensure_ascii=False,
+    data = json.dumps({"format": FORMAT, "tools": tools, "problems": dict(problems)}, ensure_ascii=False,
                       sort_keys=True).encode("utf-8")
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -137,7 +138,7 @@ def test_an_entry_holds_no_environment_value_and_each_server_keeps_eight(codex_h
     assert cached[0].stat().st_mode & 0o077 == 0, "only the user reads the cache"
     for n in range(10):
         path = tool_cache.entry_path(codex_home, McpServerConfig("other", "prog", (str(n),)), {}, tmp_path)
-        tool_cache.write(path, [{"name": f"t{n}", "inputSchema": {}}], invalid=[])
+        tool_cache.write(path, [{"name": f"t{n}", "inputSchema": {}}], problems={})
         time.sleep(0.01)
     kept = sorted(p.name for p in (codex_home / "cache" / "mcp-tools").glob("other-*.json"))
     assert len(kept) == 8 and len(list((codex_home / "cache" / "mcp-tools").glob("hand-*.json"))) == 1
@@ -179,3 +180,33 @@ def test_a_sandboxed_command_cannot_plant_a_cached_list(git_repo: Path, codex_ho
     # The command may even succeed: CODEX_HOME is under /tmp here, and the sandbox's /tmp is its own.
     assert "planted" not in entry.read_text(), "the entry is the server's own list"
     assert "mcp__hand__planted" not in json.dumps(server.requests[0].body)
+
+
+def test_with_the_list_cached_neither_the_sdk_nor_jsonschema_is_imported_before_the_server_is_up(
+        codex_home: Path, tmp_path: Path):
+    """The start-up's CPU is the model's: with the list cached, the first request's tools import nothing, the
+    server's unchanged list needs no schema check, the SDK comes once the server is up, and a call works."""
+    text = table(state(tmp_path / "s", ["tool1"]))
+    run_once(codex_home, text)
+    state(tmp_path / "s", ["tool1"], delay=1.5)
+    code = """if True:
+        import sys, threading, time
+        from agent.config import load_config
+        from agent.mcp.startup import start_servers
+        def imported():
+            return sorted(n for n in ("mcp", "jsonschema") if n in sys.modules)
+        servers = start_servers(load_config())
+        tools = servers.tools(print)
+        before = imported()
+        current = servers.current(tools[0], threading.Event())
+        deadline = time.monotonic() + 30
+        while "mcp" not in sys.modules and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outcome = servers.call(current, {"text": "hi"}, threading.Event())
+        print("ok", [t.name for t in tools], before, imported(), outcome.error)
+        servers.close()
+    """
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CODEX_HOME": str(codex_home)},
+                          cwd=os.getcwd(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok ['tool1'] [] ['mcp'] None", done.stdout
