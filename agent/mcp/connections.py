@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import os
 import signal
 import subprocess
@@ -57,6 +58,7 @@ STOP_SECONDS = 5.0  # how long close() waits for the servers to shut down
 POLL_SECONDS = 0.05  # how often a waiting call looks at the turn's cancel flag
 EXIT_NOTICE_SECONDS = 0.5  # how long a failed stdio server's exit status is waited for, to report it
 SDK_WAIT_SECONDS = 60.0  # how long a call waits for the SDK to take over its server's connection
+MAX_DESCRIPTION_CHARS = 8192  # a tool description longer than this is cut (it is sent with every request)
 
 Warn = Callable[[str], None]
 
@@ -611,12 +613,20 @@ def _schema_problem(schema: Any) -> str | None:
 def _as_tool(server: str, qualified: str, tool: dict[str, Any]) -> McpTool:
     """A listed tool (JSON, as the server sent it) under its model name."""
     annotations = tool.get("annotations")
-    schema = dict(tool["inputSchema"])
+    schema = copy.deepcopy(tool["inputSchema"])  # nothing downstream may change the listed tool
     schema.setdefault("type", "object")
     schema.setdefault("properties", {})
-    return McpTool(server=server, name=tool["name"], qualified=qualified,
-                   description=tool.get("description") or tool.get("title") or tool["name"], input_schema=schema,
+    return McpTool(server=server, name=tool["name"], qualified=qualified, description=_description(tool),
+                   input_schema=schema,
                    read_only=isinstance(annotations, dict) and annotations.get("readOnlyHint") is True)
+
+
+def _description(tool: dict[str, Any]) -> str:
+    """The tool's description (else its title, else its name) as a string of at most MAX_DESCRIPTION_CHARS: it
+    rides in every request."""
+    text = next((t for t in (tool.get("description"), tool.get("title")) if isinstance(t, str) and t.strip()),
+                tool["name"])
+    return text if len(text) <= MAX_DESCRIPTION_CHARS else text[:MAX_DESCRIPTION_CHARS - 1] + "…"
 
 
 def _reason(error: BaseException) -> str:

@@ -39,30 +39,75 @@ STRICT_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9
 
 
 def calls_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    return {
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": {"name": {"const": t.name}, "arguments": t.parameters},
-                "required": ["name", "arguments"],
-                "additionalProperties": False,
-            }
-            for t in tools
-        ]
-    }
+    """One schema for every call: a `oneOf` over the tools, each tool's own definitions moved to its root."""
+    definitions: dict[str, Any] = {}
+    variants = [{
+        "type": "object",
+        "properties": {"name": {"const": t.name}, "arguments": _standalone(t.parameters, f"t{i}-", definitions)},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    } for i, t in enumerate(tools)]
+    return {"oneOf": variants, **({"$defs": definitions} if definitions else {})}
+
+
+def _standalone(schema: Any, prefix: str, definitions: dict[str, Any]) -> Any:
+    """A copy of one tool's schema that can stand inside the combined one: its `$defs` / `definitions` go to the
+    root's `$defs` under names of its own (two tools may both define `Point`), `#` (the tool itself) becomes one
+    of them, and its references follow. A reference that cannot be followed there (another document, which
+    llama.cpp's converter would fetch over the network; a pointer into anything but a definition) accepts any
+    value: the server still validates the arguments."""
+    if not isinstance(schema, dict):
+        return schema
+    own = {**_mapping(schema.get("definitions")), **_mapping(schema.get("$defs"))}
+    names = {f"#/{key}/{name}": f"{prefix}{name}" for key in ("definitions", "$defs") for name in own}
+    names["#"] = f"{prefix}root"
+    root = _renamed({k: v for k, v in schema.items() if k not in ("$defs", "definitions")}, names)
+    definitions.update({f"{prefix}{name}": _renamed(body, names) for name, body in own.items()})
+    if _refers_to(root, f"#/$defs/{prefix}root") or any(
+            _refers_to(definitions[f"{prefix}{name}"], f"#/$defs/{prefix}root") for name in own):
+        definitions[f"{prefix}root"] = root
+    return root
+
+
+DATA_KEYWORDS = ("const", "enum", "default", "examples")
+ANY_VALUE = {"type": ["object", "array", "string", "number", "boolean", "null"]}  # llama.cpp reads {} as an object
+SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _renamed(node: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(node, list):
+        return [_renamed(item, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        return {"$ref": f"#/$defs/{names[ref]}"} if ref in names else dict(ANY_VALUE)
+    renamed: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in DATA_KEYWORDS:  # values, not schemas: a "$ref" there is data
+            renamed[key] = value
+        elif key in SCHEMA_MAPS and isinstance(value, dict):  # its keys are names (a property called "default")
+            renamed[key] = {name: _renamed(schema, names) for name, schema in value.items()}
+        else:
+            renamed[key] = _renamed(value, names)
+    return renamed
+
+
+def _refers_to(node: Any, ref: str) -> bool:
+    if isinstance(node, list):
+        return any(_refers_to(item, ref) for item in node)
+    return isinstance(node, dict) and (node.get("$ref") == ref or any(_refers_to(v, ref) for v in node.values()))
 
 
 def grammar_text(tools: Sequence[ToolSpec], call_required: bool = False,
                  answer_schema: dict[str, Any] | None = None) -> str:
     """GBNF accepting one call to one of `tools`, or (unless `call_required`) a final message:
     free text, or with `answer_schema` one JSON value valid against it."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    converted = json_schema_to_gbnf(json.dumps(calls_schema(tools)))
-    renamed = "\n".join(
-        "tc-json ::=" + line[len("root ::=") :] if line.startswith("root ::=") else line
-        for line in converted.splitlines()
-    )
+    renamed = _schema_call_rules(tools).rstrip("\n")
     if call_required:
         return f"{renamed}\nroot ::= tc-call\n{CALL_RULES}"
     if answer_schema is not None:
@@ -156,13 +201,33 @@ def compact_grammar(tools: Sequence[ToolSpec], call_required: bool = False, text
 
 
 def _schema_call_rules(tools: Sequence[ToolSpec]) -> str:
+    """The `tc-json` rules: llama.cpp's conversion of `calls_schema`. A tool whose schema the converter refuses
+    (a `pattern` with a lookahead, a keyword it does not know how to combine) takes any JSON object as its
+    arguments instead, so one odd tool of an MCP server never breaks every request."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    converted = json_schema_to_gbnf(json.dumps(calls_schema(tools)))
+    try:
+        converted = json_schema_to_gbnf(json.dumps(calls_schema(tools)))
+    except Exception:  # the converter raises AssertionError, ValueError, KeyError, ... for what it cannot take
+        converted = json_schema_to_gbnf(json.dumps(calls_schema([t if _converts(t) else _loose(t) for t in tools])))
     return "\n".join(
         "tc-json ::=" + line[len("root ::=") :] if line.startswith("root ::=") else line
         for line in converted.splitlines()
     ) + "\n"
+
+
+def _converts(tool: ToolSpec) -> bool:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        json_schema_to_gbnf(json.dumps(calls_schema([tool])))
+    except Exception:
+        return False
+    return True
+
+
+def _loose(tool: ToolSpec) -> ToolSpec:
+    return ToolSpec(tool.name, tool.description, {"type": "object"})
 
 
 def prefix_rules(gbnf: str, prefix: str) -> str:
