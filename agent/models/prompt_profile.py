@@ -37,6 +37,7 @@ class DemoStep:
     command: str
     output: str
     form: str = ""  # the command's shell form (quirks `shell_forms` syntax)
+    tools: tuple[str, ...] = ()  # a step that calls one of these MCP tools (named in the request), not shell
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,31 @@ def demonstrations() -> tuple[Demonstration, ...]:
 @cache
 def _candidates() -> tuple[demo_selection.Candidate, ...]:
     return tuple(demo_selection.Candidate((d.user, *d.also)) for d in demonstrations())
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What a request is nearest to: worked examples, or MCP tools it names (then the turn's first call is to
+    one of them, and no example is shown)."""
+
+    demos: tuple[Demonstration, ...] = ()
+    tools: tuple[str, ...] = ()
+
+
+def _name_words(name: str) -> frozenset[str]:
+    """An MCP tool's server and tool names as selection words: mcp__time__get_current_time -> time, get, current."""
+    parts = name.split("__")[1:]
+    return frozenset(demo_selection.words(" ".join(p.replace("_", " ").replace("-", " ") for p in parts)))
+
+
+@cache
+def _examples_vocabulary() -> frozenset[str]:
+    return frozenset(w for candidate in _candidates() for phrasing in candidate.phrasings
+                     for w in demo_selection.words(phrasing))
+
+
+def _is_mcp(tool: ToolSpec) -> bool:
+    return tool.name.startswith("mcp__")
 
 
 TURN_DEMONSTRATIONS = 1  # examples chosen per request (agent.models.demo_selection); more confused SmolLM2-135M
@@ -137,7 +163,7 @@ class PromptProfile:
             if demo.prefix:
                 messages += self._demo_messages(demo)
         first = _request_index(request.messages, first=True)
-        chosen = self._nearest_to(request.messages[first].content if first is not None else "")
+        chosen = self._choice(request, request.messages[first].content if first is not None else "").demos
         extended = messages + [m for demo in chosen for m in self._demo_messages(demo)]
         return [messages, extended] if chosen else [messages]
 
@@ -161,13 +187,16 @@ class PromptProfile:
         return [*conversation[:index], *shown, *conversation[index:]]
 
     def _nearest(self, request: ModelRequest) -> tuple[Demonstration, ...]:
-        return self._nearest_to(_this_turn(request.messages)[0]) if self._shows_demonstrations(request) else ()
+        return self._turn_choice(request).demos
 
-    @staticmethod
-    @lru_cache(maxsize=64)  # asked several times per request (forms, plan, grammar, prompt)
-    def _nearest_to(text: str) -> tuple[Demonstration, ...]:
-        pool = demonstrations()
-        return tuple(pool[i] for i in demo_selection.nearest(text, _candidates(), TURN_DEMONSTRATIONS))
+    def _turn_choice(self, request: ModelRequest) -> _Choice:
+        if not self._shows_demonstrations(request):
+            return _Choice()
+        return self._choice(request, _this_turn(request.messages)[0])
+
+    def _choice(self, request: ModelRequest, text: str) -> _Choice:
+        return _nearest_to(text, tuple((t.name, len(t.parameters.get("required") or ())) for t in self.tools(request)
+                                       if _is_mcp(t)))
 
     def _shows_demonstrations(self, request: ModelRequest) -> bool:
         return self.quirks.demonstrations and any(t.name == "shell" for t in self.tools(request))
@@ -192,6 +221,12 @@ class PromptProfile:
         step = plan[done] if done < len(plan) else None
         return step if step is not None and step.form in self.quirks.shell_forms else None
 
+    def planned_tools(self, request: ModelRequest) -> tuple[str, ...]:
+        """The MCP tools one of which this reply must call: the request names them, and it is the turn's first
+        call (with `first_step_tool_call` and command forms, as for the examples' plans)."""
+        plan, done = self._plan(request)
+        return plan[done].tools if done < len(plan) else ()
+
     def answer_only(self, request: ModelRequest) -> bool:
         """The reply must be the final answer in text: asked for (the loop guard, the step limit), or the
         nearest example's calls are all made."""
@@ -212,8 +247,10 @@ class PromptProfile:
         "auto") and how many calls this turn has made."""
         if not (self.quirks.first_step_tool_call and self.quirks.shell_forms and request.tool_choice == "auto"):
             return (), 0
-        chosen = self._nearest(request)
-        return (chosen[-1].steps if chosen else ()), len(_this_turn(request.messages)[1])
+        choice = self._turn_choice(request)
+        steps = (DemoStep("", "", tools=choice.tools),) if choice.tools else choice.demos[-1].steps if choice.demos \
+            else ()
+        return steps, len(_this_turn(request.messages)[1])
 
     def tool_result(self, output: str) -> str:
         return tool_result_text(output, count_lines=self.quirks.compact)
@@ -225,7 +262,8 @@ class PromptProfile:
             return True
         if not (self.quirks.first_step_tool_call and request.tool_choice == "auto"):
             return False
-        return _first_step(request.messages) or self._planned_step(request) is not None
+        return _first_step(request.messages) or self._planned_step(request) is not None or \
+            bool(self.planned_tools(request))
 
     def grammar_rules(self, request: ModelRequest) -> str | None:
         """The GBNF the reply is decoded under, or None for free text."""
@@ -234,6 +272,8 @@ class PromptProfile:
             return tool_grammar.schema_grammar(request.output_schema) if request.output_schema is not None else None
         text_only = self.answer_only(request)
         if self.quirks.compact:
+            planned = self.planned_tools(request)
+            tools = tuple(t for t in tools if t.name in planned) if planned else tools
             return tool_grammar.compact_grammar(tools, call_required=self.call_required(request),
                                                 text_only=text_only, answer_schema=request.output_schema,
                                                 programs=self.quirks.shell_programs, forms=self.forms(request),
@@ -251,6 +291,22 @@ class PromptProfile:
             return None
         request_text, results = _this_turn(request.messages)
         return SlotValues.from_conversation(request_text, results).rules()
+
+
+@lru_cache(maxsize=64)  # asked several times per request (forms, plan, grammar, prompt)
+def _nearest_to(text: str, offered: tuple[tuple[str, int], ...] = ()) -> _Choice:
+    """The MCP tools of `offered` (name, how many arguments it requires) whose names share the most words with
+    the request, counting only words no worked example has (a request about "time" goes to the time server; one
+    about reading a file stays with the example that reads one, which works), of those the ones that require
+    the fewest arguments (a small model fills few well); else the examples nearest to the request."""
+    request = set(demo_selection.words(text))
+    shared = {(name, required): len(request & (_name_words(name) - _examples_vocabulary()))
+              for name, required in offered}
+    named = sorted((-count, required, name) for (name, required), count in shared.items() if count)
+    if named:
+        return _Choice(tools=tuple(name for count, required, name in named if (count, required) == named[0][:2]))
+    pool = demonstrations()
+    return _Choice(demos=tuple(pool[i] for i in demo_selection.nearest(text, _candidates(), TURN_DEMONSTRATIONS)))
 
 
 def _request_index(messages: tuple[Message, ...], first: bool = False) -> int | None:
