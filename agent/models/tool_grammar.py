@@ -321,7 +321,7 @@ def compact_tools_prompt(tools: Sequence[ToolSpec]) -> str:
         CLOSE,
     ]
     for tool in tools:
-        lines.append(f"- {tool.name}: {COMPACT_DESCRIPTIONS.get(tool.name) or first_sentence(tool.description)}")
+        lines.append(f"- {tool.name}: {COMPACT_DESCRIPTIONS.get(tool.name) or _first_sentence(tool.description)}")
     lines.append("The tool's result comes in the next message. Then reply with your answer in plain text.")
     return "\n".join(lines)
 
@@ -334,7 +334,7 @@ COMPACT_DESCRIPTIONS = {
 }
 
 
-def first_sentence(text: str) -> str:
+def _first_sentence(text: str) -> str:
     head = text.split("\n", 1)[0]
     return head.split(". ", 1)[0].rstrip(".") + "."
 
