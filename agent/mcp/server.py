@@ -9,9 +9,16 @@
 Both return the final message as text content and `{"threadId", "content"}` as structured content; a failed
 turn is an error result naming why. One process serves any number of sessions, each turn on its own thread.
 
+The arguments are checked before anything is opened: a bad one is an error result naming it, with no session,
+rollout or MCP server left behind; a session that fails to open stops the MCP servers it had started.
+
 An approval the core asks for (a command, an edit, an MCP tool) goes to the client as a form elicitation: accept
-approves (or `decision` in the answer says "approve_session", "deny" or "abort"), decline denies, cancel denies and
-stops the turn. A client that does not support elicitation gets every request denied, and the result says so.
+approves (or `decision` in the answer says "approve_session", "deny" or "abort"; any other decision denies), decline
+denies, cancel denies and stops the turn; an elicitation that fails (an unreadable answer, a closed connection) denies
+and stops the turn. A client that does not support elicitation gets every request denied, and the result says so.
+
+A call the client cancels (`notifications/cancelled`) interrupts its turn (`Interrupt`); when stdin ends, every
+running turn is interrupted, each session shut down and its MCP servers stopped, and the process exits.
 
 The sessions are driven only through agent.session's public API and agent.protocol's events, as `codex exec`
 drives its one session; stdout carries nothing but the protocol (status lines and warnings go to stderr).
@@ -19,9 +26,12 @@ drives its one session; stdout carries nothing but the protocol (status lines an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import threading
+import time
+from asyncio import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +54,13 @@ from agent.protocol import (
     ApprovalRequested,
     Decision,
     Event,
+    Interrupt,
     SessionConfigured,
     Shutdown,
     Status,
     TurnCompleted,
     TurnFailed,
+    TurnStarted,
     Warning,
 )
 
@@ -98,6 +110,18 @@ class ToolCallError(Exception):
     """A call the server cannot run (unknown thread, missing prompt); its message goes back as an error result."""
 
 
+DECISIONS: tuple[Decision, ...] = ("approve", "approve_session", "deny", "abort")
+TURN_STOP_SECONDS = 5.0  # how long closing waits for interrupted turns to end before it shuts their sessions
+
+
+@dataclass
+class _Call:
+    """One `codex` / `codex-reply` call: how its turn asks for approvals, and whether the client cancelled it."""
+
+    asker: _Asker | None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
 @dataclass
 class _Hosted:
     """One session this process serves, with what its turns need."""
@@ -105,7 +129,8 @@ class _Hosted:
     session: Any  # agent.session.Session
     mcp: Any = None  # its own MCP servers, if its config names any
     lock: threading.Lock = field(default_factory=threading.Lock)  # one turn at a time
-    asker: Any = None  # how the running turn asks for approvals
+    running: threading.Lock = field(default_factory=threading.Lock)  # guards `call` against a cancel
+    call: _Call | None = None  # the call whose turn is running
     notes: list[str] = field(default_factory=list)  # said in the running turn's result
     thread_id: str = ""  # from SessionConfigured
     outcome: Any = None  # the last TurnCompleted / TurnFailed
@@ -118,6 +143,7 @@ class CodexMcpServer:
         self.base = base
         self.sessions: dict[str, _Hosted] = {}
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # set when stdin ended: no turn starts from then on
         self.server = Server("codex", version=__version__, on_list_tools=self._list_tools,
                              on_call_tool=self._call_tool)
 
@@ -126,21 +152,32 @@ class CodexMcpServer:
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         args = dict(params.arguments or {})
-        ask = _Asker(ctx) if _can_elicit(ctx) else None
         try:
+            prompt = _checked_prompt(params.name, args)
             if params.name == "codex":
                 hosted = await anyio.to_thread.run_sync(self._open, args)
-            elif params.name == "codex-reply":
-                hosted = self._find(args)
             else:
-                raise ToolCallError(f"unknown tool {params.name!r}; the tools are codex and codex-reply")
-            prompt = args.get("prompt")
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ToolCallError(f"{params.name}: prompt must be a non-empty string")
-            result = await anyio.to_thread.run_sync(self._turn, hosted, prompt, ask)
+                hosted = self._find(args)
+            return await self._run(hosted, prompt, _Call(_Asker(ctx) if _can_elicit(ctx) else None))
         except (ToolCallError, UserError) as e:
-            return types.CallToolResult(content=[types.TextContent(type="text", text=str(e))], is_error=True)
-        return result
+            return _error_result(str(e))
+
+    async def _run(self, hosted: _Hosted, prompt: str, call: _Call) -> types.CallToolResult:
+        """The turn on a worker thread; a cancelled call (or the end of stdin) interrupts it and returns at once."""
+        try:
+            return await anyio.to_thread.run_sync(self._turn, hosted, prompt, call, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            self._cancel(hosted, call)
+            raise
+
+    def _cancel(self, hosted: _Hosted, call: _Call) -> None:
+        """On the event loop: stop the call's questions to the client, and its turn if that is running."""
+        call.cancelled.set()
+        if call.asker is not None:
+            call.asker.cancel()
+        with hosted.running:
+            if hosted.call is call:
+                hosted.session.submit(Interrupt())
 
     # --- on worker threads ------------------------------------------------------------------------
 
@@ -153,16 +190,20 @@ class CodexMcpServer:
         overrides = self._overrides(args)
         config = load_config(overrides)
         mcp = start_servers(config)
-        client = make_client(config, on_status=lambda line: print(f"status: {line}", file=sys.stderr))
-        docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes,
-                                 config.project_doc_fallback_filenames)
         hosted = _Hosted(None, mcp)
-        base = args.get("base-instructions")  # developer instructions come after them, as Codex has it
-        options = SessionOptions(base_instructions=base if isinstance(base, str) else None)
-        session = open_session(config, client, lambda event: self._on_event(hosted, event), docs, options,
-                               mcp=mcp, overrides=overrides)
-        hosted.session = session
-        session.start()
+        try:
+            client = make_client(config, on_status=lambda line: print(f"status: {line}", file=sys.stderr))
+            docs = load_project_docs(config.cwd, config.codex_home, config.project_doc_max_bytes,
+                                     config.project_doc_fallback_filenames)
+            base = args.get("base-instructions")  # developer instructions come after them, as Codex has it
+            options = SessionOptions(base_instructions=base if isinstance(base, str) else None)
+            hosted.session = open_session(config, client, lambda event: self._on_event(hosted, event), docs,
+                                          options, mcp=mcp, overrides=overrides)
+            hosted.session.start()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the error that stopped the open is the one to report
+                self._stop(hosted)  # what was started so far: its MCP servers, the rollout
+            raise
         with self._lock:
             self.sessions[hosted.thread_id] = hosted
         return hosted
@@ -176,8 +217,6 @@ class CodexMcpServer:
         if args.get("cwd"):
             changes["cwd"] = Path(str(args["cwd"])).absolute()
         extra = args.get("config") or {}
-        if not isinstance(extra, dict):
-            raise ToolCallError("codex: config must be an object of config.toml keys, e.g. {\"model\": \"qwen\"}")
         if isinstance(args.get("developer-instructions"), str):
             extra = {**extra, "developer_instructions": args["developer-instructions"]}
         if extra:
@@ -195,15 +234,19 @@ class CodexMcpServer:
             raise ToolCallError(f"codex-reply: no session {thread_id} in this server; start one with the codex tool")
         return hosted
 
-    def _turn(self, hosted: _Hosted, prompt: str, ask: _Asker | None) -> types.CallToolResult:
+    def _turn(self, hosted: _Hosted, prompt: str, call: _Call) -> types.CallToolResult:
         from agent.protocol import UserInput
 
         with hosted.lock:
-            hosted.asker, hosted.notes, hosted.outcome = ask, [], None
+            with hosted.running:
+                if call.cancelled.is_set() or self.closing.is_set():  # while the previous turn ran
+                    return _error_result("The call was cancelled before its turn started.")
+                hosted.call, hosted.notes, hosted.outcome = call, [], None
             try:
                 hosted.session.submit(UserInput(prompt))
             finally:
-                hosted.asker = None
+                with hosted.running:
+                    hosted.call = None
         outcome = hosted.outcome
         completed = isinstance(outcome, TurnCompleted)
         if isinstance(outcome, TurnCompleted):
@@ -219,6 +262,10 @@ class CodexMcpServer:
     def _on_event(self, hosted: _Hosted, event: Event) -> None:
         """The session's event sink (on the turn's thread): approvals are answered, the rest is logged."""
         match event:
+            case TurnStarted():
+                call = hosted.call
+                if call is not None and call.cancelled.is_set():  # cancelled before the turn cleared its flag
+                    hosted.session.submit(Interrupt())
             case ApprovalRequested():
                 decision = self._decide(hosted, event)
                 hosted.session.submit(ApprovalDecision(event.request_id, decision))
@@ -236,37 +283,119 @@ class CodexMcpServer:
 
     def _decide(self, hosted: _Hosted, request: ApprovalRequested) -> Decision:
         what = request.command or ", ".join(request.paths) or request.reason
-        if hosted.asker is None:
+        asker = hosted.call.asker if hosted.call is not None else None
+        if asker is None:
             hosted.notes.append(f"Approval was needed for {what} ({request.reason}), but this MCP client does not "
                                 "support elicitation, so it was denied.")
             return "deny"
-        return anyio.from_thread.run(hosted.asker.ask, request)
+        try:
+            answer = anyio.from_thread.run(asker.ask, request)
+        except (Exception, CancelledError) as e:  # an unreadable answer, a closed connection, an ended event loop
+            reason = (str(e).splitlines() or [type(e).__name__])[0]
+            hosted.notes.append(f"Asking the client to approve {what} failed ({reason}), so it was denied and the "
+                                "turn stopped.")
+            return "abort"
+        if answer not in DECISIONS:
+            hosted.notes.append(f"The client answered the approval for {what} with decision {answer!r}, which is "
+                                f"not one of {', '.join(DECISIONS)}, so it was denied.")
+            return "deny"
+        return answer  # type: ignore[return-value]
+
+    # --- closing ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        for hosted in self.sessions.values():
-            hosted.session.submit(Shutdown())
+        """Interrupt every running turn, give them `TURN_STOP_SECONDS` to end, then shut each session down and stop
+        its MCP servers (the sandboxed commands of an interrupted turn are killed by the turn)."""
+        self.closing.set()
+        with self._lock:
+            hosted_sessions = list(self.sessions.values())
+        for hosted in hosted_sessions:
+            with hosted.running:
+                if hosted.call is not None:
+                    hosted.call.cancelled.set()
+                    hosted.session.submit(Interrupt())
+        deadline = time.monotonic() + TURN_STOP_SECONDS
+        for hosted in hosted_sessions:
+            if hosted.lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+                try:
+                    self._stop(hosted)
+                finally:
+                    hosted.lock.release()
+            else:
+                print(f"warning: the turn of session {hosted.thread_id} did not stop within {TURN_STOP_SECONDS:g} s "
+                      "of its interrupt; its MCP servers are stopped without waiting for it", file=sys.stderr)
+                if hosted.mcp is not None:
+                    hosted.mcp.close()
+
+    @staticmethod
+    def _stop(hosted: _Hosted) -> None:
+        """Shut the session down (its rollout closed) and stop its MCP servers; each step even if one fails."""
+        try:
+            if hosted.session is not None:
+                hosted.session.submit(Shutdown())
+        finally:
             if hosted.mcp is not None:
                 hosted.mcp.close()
 
 
 class _Asker:
-    """Asks the client of one tool call, by elicitation."""
+    """Asks the client of one tool call, by elicitation; `cancel` (on the event loop) ends its open questions."""
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
+        self.cancelled = False
+        self._open: set[anyio.CancelScope] = set()
 
-    async def ask(self, request: ApprovalRequested) -> Decision:
+    async def ask(self, request: ApprovalRequested) -> str:
+        """The decision the client gave: one of `DECISIONS`, or the unknown word it sent ("abort" if cancelled)."""
         if request.kind == "command":
             message = f"Allow Codex to run `{request.command}` in {request.cwd}? Why asked: {request.reason}"
         else:
             message = f"Allow Codex to edit {', '.join(request.paths)}? Why asked: {request.reason}"
-        answer = await self.ctx.session.elicit(message, APPROVAL_SCHEMA, related_request_id=self.ctx.request_id)
-        if answer.action == "cancel":
+        if self.cancelled:
+            return "abort"
+        with anyio.CancelScope() as scope:
+            self._open.add(scope)
+            try:
+                answer = await self.ctx.session.elicit(message, APPROVAL_SCHEMA,
+                                                       related_request_id=self.ctx.request_id)
+            except anyio.get_cancelled_exc_class():
+                if not self.cancelled:
+                    raise
+                return "abort"  # the SDK's own scope may end the question first when the call was cancelled
+            finally:
+                self._open.discard(scope)
+        if scope.cancelled_caught or answer.action == "cancel":
             return "abort"
         if answer.action != "accept":
             return "deny"
-        decision = (answer.content or {}).get("decision", "approve")
-        return decision if decision in ("approve", "approve_session", "deny", "abort") else "approve"
+        content = answer.content if isinstance(answer.content, dict) else {}
+        return str(content.get("decision", "approve"))
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        for scope in list(self._open):
+            scope.cancel()
+
+
+def _checked_prompt(tool: str, args: dict[str, Any]) -> str:
+    """The call's prompt, once every argument has the type the tool's schema gives it; else a ToolCallError."""
+    if tool not in (CODEX_TOOL.name, REPLY_TOOL.name):
+        raise ToolCallError(f"unknown tool {tool!r}; the tools are codex and codex-reply")
+    prompt = args.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ToolCallError(f"{tool}: prompt must be a non-empty string")
+    schema = (CODEX_TOOL if tool == CODEX_TOOL.name else REPLY_TOOL).input_schema["properties"]
+    for name in (name for name, kind in schema.items() if kind["type"] == "string"):
+        if args.get(name) is not None and not isinstance(args[name], str):
+            raise ToolCallError(f"{tool}: {name} must be a string, not {type(args[name]).__name__}")
+    if tool == CODEX_TOOL.name and not isinstance(args.get("config") or {}, dict):
+        raise ToolCallError("codex: config must be an object of config.toml keys, e.g. {\"model\": \"qwen\"}")
+    return prompt
+
+
+def _error_result(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
 
 def _can_elicit(ctx: Any) -> bool:
@@ -278,7 +407,7 @@ def _can_elicit(ctx: Any) -> bool:
 
 
 def run_mcp_server(overrides: Overrides) -> int:
-    """Serve until the client closes stdin."""
+    """Serve until the client closes stdin, then interrupt and shut down every session (`CodexMcpServer.close`)."""
     served = CodexMcpServer(overrides)
 
     async def serve() -> None:
