@@ -7,6 +7,9 @@ prompt itself, in chunks, so that it can report progress (a `Waiting` item once 
 than a second) and, at the end of the fixed prefix (system prompt, tools, demonstrations),
 save or restore that prefix's KV state on disk (agent.models.prefix_cache): a second run
 evaluates only what follows the prefix. Usage counts what was really evaluated and generated.
+Only the template's own markup becomes special tokens: a message's content (a tool result, a file, pasted text)
+holding `<|im_start|>` stays text (agent.models.prompt_tokens), and a prompt without such text keeps the tokens of
+its whole rendering, so the KV cache and the saved prefix still match.
 Tool calls are decoded under a grammar (agent.models.tool_grammar) and so always parse; how
 the prompt and grammar are shaped for a model (full or compact profile) comes from
 agent.models.quirks and agent.models.prompt_profile.
@@ -46,6 +49,7 @@ from agent.models.base import (
 )
 from agent.models.prefix_cache import PrefixCache, identity
 from agent.models.prompt_profile import PromptProfile
+from agent.models.prompt_tokens import ChatTokens, Vocabulary, chat_tokens
 from agent.models.resolve import ResolvedModel
 from agent.protocol import Usage
 
@@ -107,6 +111,7 @@ class EmbeddedClient:
         self._lock = threading.Lock()  # one Llama is not thread-safe
         self._raw_calls: dict[str, str] = {}  # call_id -> the exact text generated, for prefix reuse
         self.llm = self._load(on_status or (lambda _message: None))
+        self._vocabulary = Vocabulary.of(self.llm._model)  # which tokens only the template's markup may hold
         self._formatter, self._prefix_formatter = self._make_formatter(), self._make_prefix_formatter()
         facts = model_quirks.facts_from_metadata(self.llm.metadata, self.model.size_bytes, self.llm.n_ctx())
         self.quirks = model_quirks.choose(facts, config.provider.options)
@@ -362,33 +367,30 @@ class EmbeddedClient:
         prefix = levels[-1]
         conversation = [self._chat_message(m) for m in request.messages]
         conversation = self.profile.with_turn_demonstrations(request, conversation)
-        messages = [*prefix, *conversation]
-        rendered = self._render(messages)
-        add_bos = not getattr(rendered, "added_special", False)
-        tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
-        stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
-        lengths = (self._prefix_length(level, tokens, add_bos) for level in levels)
-        return Prompt(tokens, stop, tuple(sorted({n for n in lengths if n})))
+        prompt = self._render([*prefix, *conversation])
+        tokens = prompt.tokens
+        lengths = (self._prefix_length(level, tokens) for level in levels)
+        return Prompt(tokens, prompt.stop, tuple(sorted({n for n in lengths if n})))
 
-    def _render(self, messages: list[dict[str, str]]) -> Any:
-        """The chat template's rendering; each message stays its own (the environment context is not glued to
-        the user's request) unless the template insists that roles alternate."""
+    def _render(self, messages: list[dict[str, str]]) -> ChatTokens:
+        """The chat template's rendering, tokenized so that only its markup holds special tokens (a content's
+        `<|im_start|>` stays text: agent.models.prompt_tokens); each message stays its own (the environment
+        context is not glued to the user's request) unless the template insists that roles alternate."""
         from jinja2 import TemplateError
 
         try:
-            return self._formatter(messages=messages)
+            return chat_tokens(self._formatter, messages, self._vocabulary)
         except TemplateError:
-            return self._formatter(messages=_merge_same_roles(messages))
+            return chat_tokens(self._formatter, _merge_same_roles(messages), self._vocabulary)
 
-    def _prefix_length(self, prefix: list[dict[str, str]], tokens: list[int], add_bos: bool) -> int:
+    def _prefix_length(self, prefix: list[dict[str, str]], tokens: list[int]) -> int:
         """How many leading prompt tokens are the fixed prefix, checked token by token (0 if unknown)."""
         if self._prefix_formatter is None:
             return 0
         try:
-            rendered = self._prefix_formatter(messages=prefix)
+            prefix_tokens = chat_tokens(self._prefix_formatter, prefix, self._vocabulary).tokens
         except Exception:  # a template that cannot render the prefix alone: no prefix cache
             return 0
-        prefix_tokens = self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=add_bos, special=True)
         length = len(prefix_tokens)
         return length if length < len(tokens) and tokens[:length] == prefix_tokens else 0
 
