@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.config import Config
+from agent.errors import ConfigError
 from agent.models import quirks as model_quirks
 from agent.models import tool_grammar
 from agent.models.base import (
@@ -173,13 +174,13 @@ class EmbeddedClient:
         from llama_cpp import llama_chat_format
 
         if self.options.chat_format:
-            handler = llama_chat_format._CHAT_FORMATS.get(self.options.chat_format)
-            if handler is None:
-                raise ModelUnavailable(
+            formats = _named_chat_formats(llama_chat_format)
+            if self.options.chat_format not in formats:
+                raise ConfigError(
                     f"chat_format '{self.options.chat_format}' in [model_providers.embedded] is unknown: "
-                    f"use one of {', '.join(sorted(llama_chat_format._CHAT_FORMATS))}, or remove it."
+                    f"use one of {', '.join(sorted(formats))}, or remove it."
                 )
-            return handler
+            return formats[self.options.chat_format]
         return self._jinja_formatter(add_generation_prompt=True)
 
     def _make_prefix_formatter(self) -> Any:
@@ -439,6 +440,20 @@ def _common_prefix(cached: Any, tokens: list[int], limit: int) -> int:
             break
         count += 1
     return count
+
+
+def _named_chat_formats(module: Any) -> dict[str, Any]:
+    """llama-cpp-python's named chat formats that render text (`chatml`, `llama-2`, …): each registered handler
+    name whose `format_<name>` function exists (`-` read as `_` or as nothing). The function-calling handlers
+    render no plain prompt and are not among them. (The `_CHAT_FORMATS` table of older versions is gone.)"""
+    registered = module.LlamaChatCompletionHandlerRegistry()._chat_handlers
+    formats: dict[str, Any] = {}
+    for name in registered:
+        for attribute in (f"format_{name.replace('-', '_')}", f"format_{name.replace('-', '')}"):
+            if callable(getattr(module, attribute, None)):
+                formats[name] = getattr(module, attribute)
+                break
+    return formats
 
 
 def _merge_same_roles(messages: list[dict[str, str]]) -> list[dict[str, str]]:

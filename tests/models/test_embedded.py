@@ -168,6 +168,20 @@ def test_codex_exec_oss_runs_the_default_model(git_repo: Path, run_codex: RunCod
     assert completed["tokens_per_second"] > 0
 
 
+def test_a_named_chat_format_renders_the_prompt_and_an_unknown_one_is_one_sentence(git_repo: Path,
+                                                                                  run_codex: RunCodex):
+    base = ["exec", "--oss", "--json", "-c", "model_providers.embedded.n_ctx=2048", "-c", "model_max_output_tokens=8"]
+    run = run_codex([*base, "-c", 'model_providers.embedded.chat_format="chatml"', "What is 2 + 2?"], git_repo,
+                    timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.events()[-1]["type"] == "turn.completed"
+    run = run_codex([*base, "-c", 'model_providers.embedded.chat_format="no-such"', "hello"], git_repo, timeout=300)
+    errors = [json.loads(line)["message"] for line in run.stdout.splitlines() if '"type": "error"' in line]
+    assert run.returncode == 2 and "Traceback" not in run.stderr  # a configuration error
+    assert len(errors) == 1 and "chat_format 'no-such' in [model_providers.embedded] is unknown" in errors[0]
+    assert "chatml" in errors[0] and "llama-2" in errors[0]
+
+
 def test_truncated_gguf_stops_with_one_sentence_naming_the_path(tmp_path: Path, git_repo: Path, run_codex: RunCodex):
     truncated = tmp_path / "broken.gguf"
     with default_model_path().open("rb") as source:
