@@ -33,7 +33,6 @@ import concurrent.futures
 import contextlib
 import copy
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -303,7 +302,7 @@ class McpConnections:
         except asyncio.CancelledError:
             raise
         except BaseException as e:  # any failure of a server is reported, never raised
-            reason = await self._explained(server, _reason(e))
+            reason = await self._failure_reason(server, e)
             if server.tools is None:
                 self._fail(server, reason)
             else:
@@ -314,20 +313,27 @@ class McpConnections:
             if server.process is not None:
                 await asyncio.shield(stdio_process.stop(server.process))
             elif server.popen is not None:  # cancelled before its pipes reached the loop
-                with contextlib.suppress(OSError):
-                    os.killpg(server.popen.pid, signal.SIGKILL)
+                stdio_process.discard(server.popen)
+
+    async def _failure_reason(self, server: _Server, error: BaseException) -> str:
+        """Why the server failed, for the user; never raises (the server must settle whatever happened)."""
+        try:
+            return await self._explained(server, _reason(error))
+        except Exception:  # the plainest reason rather than an unsettled server
+            return type(error).__name__
 
     async def _serve_stdio(self, server: _Server, up: asyncio.Future) -> None:
         """Attach the spawned process, handshake by hand, keep its tools; once the SDK is imported, hand it the
         connection."""
         if server.popen is None:
             raise server.spawn_error or OSError("it was not spawned")
-        server.process = process = await stdio_process.attach(server.popen)
+        server.process = process = await stdio_process.attach(server.popen, self._log_path(server.name))
         hello = await stdio_process.handshake(process, CLIENT_INFO)
         self._listed(server, hello.tools)
         up.set_result(True)
         if not await self._until_sdk(server, process):
             return
+        import anyio
         from mcp import ClientSession
         from mcp import types as mcp_types
 
@@ -335,8 +341,11 @@ class McpConnections:
             read, write = await stack.enter_async_context(stdio_process.process_streams(process))
             session = await stack.enter_async_context(ClientSession(
                 read, write, client_info=mcp_types.Implementation(**CLIENT_INFO)))
-            session.adopt(mcp_types.InitializeResult.model_validate(hello.initialize, by_name=False))
-            await _list_tools(session)  # the SDK's own copy, with which it checks results against output schemas
+            session.adopt(_initialize_result(hello.initialize))
+            with contextlib.suppress(Exception), anyio.move_on_after(server.config.startup_timeout_sec):
+                # The SDK's own copy, with which it checks results against output schemas; without it (a list
+                # the SDK cannot take) each call lists the tools again for that check, and calls still work.
+                await _list_tools(session)
             server.session = session
             server.attached.set()
             await server.stop.wait()
@@ -381,24 +390,27 @@ class McpConnections:
     async def _call(self, server: _Server, name: str, arguments: dict[str, Any], timeout: float) -> CallOutcome:
         import anyio
         from mcp import MCPError
-        from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+        from mcp_types import CONNECTION_CLOSED, PARSE_ERROR, REQUEST_TIMEOUT
 
         session = server.session
         if session is None:
             return CallOutcome(error=f"MCP server {server.name} is not running ({server.failure or 'stopped'})")
         try:
             result = await session.call_tool(name, arguments, read_timeout_seconds=timeout)
+            dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         except MCPError as e:
             if e.code == REQUEST_TIMEOUT:
                 return CallOutcome(error=self._timeout_sentence(server, name))
             if e.code == CONNECTION_CLOSED:
                 return CallOutcome(error=self._lose(server, "the connection closed"))
+            if e.code == PARSE_ERROR:  # stdio_process could not read the answer (or the server could not read ours)
+                return CallOutcome(error=f"the answer of MCP server {server.name} to {name} could not be read "
+                                         f"({e.error.message})")
             return CallOutcome(error=f"MCP server {server.name} answered with an error: {e.error.message}")
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, ConnectionError) as e:
             return CallOutcome(error=self._lose(server, _reason(e)))
-        except Exception as e:  # e.g. a result that breaks the tool's own output schema
+        except Exception as e:  # e.g. a result that breaks the tool's own output schema, or cannot be dumped
             return CallOutcome(error=f"the result of {name} from MCP server {server.name} is unusable: {_reason(e)}")
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         return CallOutcome(McpToolCallResult(dumped.get("content", []), dumped.get("structuredContent")),
                            is_error=bool(result.is_error))
 
@@ -413,7 +425,7 @@ class McpConnections:
                 await asyncio.wait_for(asyncio.shield(process.wait()), EXIT_NOTICE_SECONDS)
         if process is None or process.returncode is None:
             return reason
-        last = _last_line(self._log_path(server.name))
+        last = await process.last_stderr_line(EXIT_NOTICE_SECONDS)
         return f"it exited with status {process.returncode}" + (f" ({last})" if last else "")
 
     # --- state changes (either thread) ---------------------------------------------------------------
@@ -575,15 +587,20 @@ def _startup_timeout(server: _Server) -> str:
     return f"no answer within {server.config.startup_timeout_sec:g} s (startup_timeout_sec)"
 
 
-def _last_line(path: Path) -> str:
-    """The last non-empty line of a log, at most 300 characters ("" if none)."""
+def _initialize_result(result: dict[str, Any]) -> Any:
+    """The SDK's `InitializeResult` for a server's answer to the hand-written `initialize` (whose required fields
+    stdio_process checked); a field the SDK's types still refuse (say, a capability that is not an object) is
+    dropped rather than failing a server whose tools were offered: only the version and serverInfo matter here."""
+    from mcp import types as mcp_types
+    from pydantic import ValidationError
+
     try:
-        with open(path, "rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
-            lines = [line.strip() for line in log.read().decode("utf-8", "replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
+        return mcp_types.InitializeResult.model_validate(result, by_name=False)
+    except ValidationError:
+        info = result["serverInfo"]
+        return mcp_types.InitializeResult.model_validate({
+            "protocolVersion": result["protocolVersion"], "capabilities": {},
+            "serverInfo": {"name": info["name"], "version": info["version"]}}, by_name=False)
 
 
 def _allowed(config: McpServerConfig, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -633,8 +650,10 @@ def _reason(error: BaseException) -> str:
     """One readable reason from an exception, digging into the exception groups anyio raises."""
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]
-    sdk = sys.modules.get("mcp")  # an SDK error can only come once the SDK is imported
-    if sdk is not None and isinstance(error, sdk.MCPError):
+    # An SDK error can only come once the SDK is imported; while another thread imports it, `mcp` is in
+    # sys.modules without MCPError yet.
+    sdk_error = getattr(sys.modules.get("mcp"), "MCPError", None)
+    if isinstance(sdk_error, type) and isinstance(error, sdk_error):
         return error.error.message
     if isinstance(error, FileNotFoundError):
         return f"the command {error.filename or ''} was not found".replace("  ", " ")

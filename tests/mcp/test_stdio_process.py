@@ -76,3 +76,57 @@ def test_a_server_runs_in_its_own_process_group_below_the_agents_priority(tmp_pa
     finally:
         os.killpg(popen.pid, 9)
         popen.wait()
+
+
+def test_a_line_longer_than_the_limit_fails_the_handshake_in_one_sentence(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """Not asyncio's "Separator is not found, and chunk exceed the limit" (the limit is lowered so the test does
+    not push 256 MiB through a pipe)."""
+    monkeypatch.setattr(stdio_process, "LINE_LIMIT", 4096)
+    server = McpServerConfig(name="long", command=sys.executable, args=(
+        "-c", "import sys; sys.stdout.write('x' * 10000); sys.stdout.flush(); sys.stdin.read()"))
+
+    async def run() -> Exception | None:
+        process = await stdio_process.attach(stdio_process.spawn(server, {}, tmp_path / "long.log"))
+        try:
+            await asyncio.wait_for(stdio_process.handshake(process, {"name": "test", "version": "0"}), 20)
+        except Exception as e:
+            return e
+        finally:
+            await stdio_process.stop(process)
+        return None
+
+    error = asyncio.run(run())
+    assert isinstance(error, stdio_process.HandshakeError) and str(error) == "it sent a line longer than 4096 bytes"
+
+
+def run_to_exit(code: str, log: Path) -> str:
+    """Run `python -c code` as a server until it exits; the last stderr line its process says it wrote."""
+    server = McpServerConfig(name="writer", command=sys.executable, args=("-c", code))
+
+    async def run() -> str:
+        process = await stdio_process.attach(stdio_process.spawn(server, {}, log), log)
+        await asyncio.wait_for(process.wait(), 20)
+        await stdio_process.stop(process)
+        return await process.last_stderr_line(0)
+
+    return asyncio.run(run())
+
+
+def test_the_log_holds_this_run_and_the_last_one_is_kept_as_dot_1(tmp_path: Path):
+    log = tmp_path / "log" / "mcp-writer.log"
+    for word in ("first", "second"):
+        run_to_exit(f"import sys; sys.stderr.write('{word} run\\n')", log)
+    assert log.read_text() == "second run\n"
+    assert log.with_name("mcp-writer.log.1").read_text() == "first run\n"
+
+
+def test_a_flooded_log_keeps_its_start_and_its_newest_output_within_the_cap(tmp_path: Path):
+    log = tmp_path / "mcp-writer.log"
+    code = ("import sys\nsys.stderr.write('starting\\n')\nfor i in range(6 * 1024):\n"
+            "    sys.stderr.write('x' * 1023 + '\\n')\nsys.stderr.write('the last words\\n')\n")
+    last = run_to_exit(code, log)
+    data = log.read_bytes()
+    assert len(data) <= stdio_process.LOG_LIMIT and data.startswith(b"starting\n")
+    assert stdio_process.LOG_CUT in data and data.endswith(b"the last words\n")
+    assert last == "the last words"
