@@ -275,11 +275,23 @@ def test_a_server_that_ignores_sigterm_and_stdin_is_killed_within_the_stop_bound
     """Holds: stdin closed, 2 s, SIGTERM (ignored), 2 s, SIGKILL: close() returns in about 4 s and the process is
     gone."""
     connections, tools, _ = started(codex_home, hostile_table("h", "--ignore-term"))
-    [pid] = {int(p) for p in os.listdir("/proc") if p.isdigit() and str(HOSTILE) in _cmdline(int(p))}
-    start = time.monotonic()
-    connections.close()
-    assert time.monotonic() - start < 5.5
-    assert wait_dead(pid, 1)
+    [pid] = {int(p) for p in os.listdir("/proc") if p.isdigit() and str(HOSTILE) in _cmdline(int(p))
+             and _parent(int(p)) == os.getpid()}  # ours, not another test run's
+    try:
+        start = time.monotonic()
+        connections.close()
+        assert time.monotonic() - start < 5.5
+        assert wait_dead(pid, 1)
+    finally:
+        kill_quietly(pid)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _cmdline(pid: int) -> str:
