@@ -12,10 +12,12 @@ connection drops later is reported once at its next call, and its tools then ans
 
 The SDK is not on that path: importing it costs half a second of CPU or more, taken from the model load. A stdio
 server's handshake and tool list are read by hand (agent/mcp/stdio_process.py), each as soon as that server
-answers, and the SDK is imported on a thread of its own only once `tools()` has answered and every server is up
-or has failed (or at once when a streamable HTTP server, which needs it to start, is configured); each stdio
-connection is then handed to an SDK `ClientSession`, and every tool call goes through the SDK (a call made
-before that imports it and waits for it). This module imports no part of the SDK itself.
+answers, and the SDK is imported on a thread of its own at the first tool call (or at once when a streamable HTTP
+server, which needs it to start, is configured): imported at the first request, it held the GIL for ~250 ms
+of the start-up (measured: 20 ms from the model's load to the first request without servers, 240-330 ms with
+the import running). Each stdio connection is then handed to an SDK `ClientSession`, and every tool call goes
+through the SDK; the first call waits for the import (~0.5 s, while the model waits anyway). This module
+imports no part of the SDK itself.
 
 stdio servers get the SDK's default environment (HOME, PATH, USER, …) plus `env_vars` passed through and `env`;
 their stderr goes to CODEX_HOME/log/mcp-<name>.log, never to the terminal. Streamable HTTP servers get
@@ -148,8 +150,7 @@ class McpConnections:
     def tools(self, warn: Warn | None) -> list[McpTool]:
         """Every tool of every server that started, waiting for those still starting unless their list from the
         last run is cached (then that list, until the fresh one is in: from the next call on); failures go to
-        `warn` (None: they wait for a call that has one). Once every server is up or failed, the SDK, which only
-        calls need, starts to import."""
+        `warn` (None: they wait for a call that has one). The SDK, which only calls need, is not imported here."""
         for server in self._servers.values():
             if server.cached_tools is None:
                 self._wait_settled(server)
@@ -163,9 +164,7 @@ class McpConnections:
                     for message in server.schema_warnings:
                         warn(message)
                     server.schema_warnings = []
-            tools = list(self._tools.values())
-        self._import_sdk_when_settled()
-        return tools
+            return list(self._tools.values())
 
     def tool(self, qualified: str) -> McpTool | None:
         with self._lock:
@@ -443,21 +442,12 @@ class McpConnections:
         server.settled.set()
         if server.cache is not None and not unchanged:
             tool_cache.write(server.cache.path, tools, problems)
-        self._import_sdk_when_settled()
 
     def _fail(self, server: _Server, reason: str) -> None:
         if server.failure is None:
             server.failure = reason
         server.settled.set()
         server.attached.set()
-        self._import_sdk_when_settled()
-
-    def _import_sdk_when_settled(self) -> None:
-        """Once the first request has its tools and every server is up or failed, import the SDK (a call that
-        comes first imports it itself): not before, so it takes no CPU from the start-up, nor, with cached
-        lists, from the servers still starting."""
-        if self._tools is not None and all(server.settled.is_set() for server in self._servers.values()):
-            self._import_sdk()
 
     def _lose(self, server: _Server, reason: str) -> str:
         """The connection of a server that was up dropped: report it once; its calls now fail."""

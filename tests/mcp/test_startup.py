@@ -16,9 +16,10 @@ from tests.mcp.test_stdio_process import HANDWRITTEN
 REPO_ROOT = Path(__file__).parents[2]
 
 
-def test_the_sdk_is_imported_only_after_the_tool_list_is_taken_and_calls_still_go_through_it(codex_home: Path):
-    """A real SDK server (FastMCP) and the hand-written one: 4 s after the start both are up and listed, and still
-    nothing of the SDK is in the process; a call made at once after tools() waits for it and is answered."""
+def test_the_sdk_is_imported_only_by_the_first_call_and_calls_go_through_it(codex_home: Path):
+    """A real SDK server (FastMCP) and the hand-written one: 4 s after the start both are up and listed, and
+    nothing of the SDK is in the process, nor after tools() (it would hold the GIL while the first request is
+    built); the first call imports it, waits for it and is answered."""
     (codex_home / "config.toml").write_text(misbehaving_table("bad") + stdio_table("hand", sys.executable,
                                                                                    [str(HANDWRITTEN)]))
     code = """if True:
@@ -32,6 +33,8 @@ def test_the_sdk_is_imported_only_after_the_tool_list_is_taken_and_calls_still_g
         warnings = []
         tools = {tool.qualified: tool for tool in servers.tools(warnings.append)}
         assert {"mcp__bad__echo", "mcp__hand__tool1"} <= set(tools), sorted(tools)
+        time.sleep(0.5)
+        assert "mcp" not in sys.modules, "the SDK was imported before any call"
         echo = servers.call(tools["mcp__bad__echo"], {"text": "hi"}, threading.Event())
         assert echo.error is None and echo.result.content[0]["text"] == "echo: hi", echo
         hand = servers.call(tools["mcp__hand__tool1"], {"text": "x"}, threading.Event())

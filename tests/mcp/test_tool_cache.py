@@ -182,10 +182,10 @@ def test_a_sandboxed_command_cannot_plant_a_cached_list(git_repo: Path, codex_ho
     assert "mcp__hand__planted" not in json.dumps(server.requests[0].body)
 
 
-def test_with_the_list_cached_neither_the_sdk_nor_jsonschema_is_imported_before_the_server_is_up(
+def test_with_the_list_cached_neither_the_sdk_nor_jsonschema_is_imported_before_a_call(
         codex_home: Path, tmp_path: Path):
     """The start-up's CPU is the model's: with the list cached, the first request's tools import nothing, the
-    server's unchanged list needs no schema check, the SDK comes once the server is up, and a call works."""
+    server's unchanged list needs no schema check, and the first call imports the SDK and works."""
     text = table(state(tmp_path / "s", ["tool1"]))
     run_once(codex_home, text)
     state(tmp_path / "s", ["tool1"], delay=1.5)
@@ -199,14 +199,12 @@ def test_with_the_list_cached_neither_the_sdk_nor_jsonschema_is_imported_before_
         tools = servers.tools(print)
         before = imported()
         current = servers.current(tools[0], threading.Event())
-        deadline = time.monotonic() + 30
-        while "mcp" not in sys.modules and time.monotonic() < deadline:
-            time.sleep(0.05)
+        up = imported()
         outcome = servers.call(current, {"text": "hi"}, threading.Event())
-        print("ok", [t.name for t in tools], before, imported(), outcome.error)
+        print("ok", [t.name for t in tools], before, up, imported(), outcome.error)
         servers.close()
     """
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CODEX_HOME": str(codex_home)},
                           cwd=os.getcwd(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "ok ['tool1'] [] ['mcp'] None", done.stdout
+    assert done.stdout.strip() == "ok ['tool1'] [] [] ['mcp'] None", done.stdout
