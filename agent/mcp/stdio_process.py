@@ -40,8 +40,7 @@ from agent.config import McpServerConfig
 
 INHERITED_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER")  # as the SDK's default environment
 LINE_LIMIT = 256 * 1024 * 1024
-NICE = 10  # how much lower a server's CPU priority is than ours (see spawn)
-MAX_NICE = 19
+SERVER_NICE = 19  # a server's CPU priority: the lowest (see spawn)
 EXIT_GRACE_SECONDS = 2.0  # after stdin closes, before SIGTERM
 TERM_GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
 PIPE_GRACE_SECONDS = 0.5  # after the group ended, for its stdout to close before we close it
@@ -87,10 +86,11 @@ def spawn(server: McpServerConfig, env: Mapping[str, str], log: Path) -> subproc
     loop its pipes and writes its stderr to `log`. Raises OSError (e.g. FileNotFoundError) when the command
     cannot be run.
 
-    The server runs NICE steps below our priority, in our session: three Python or Node servers starting need
+    The server runs at the lowest priority (nice 19), in our session: three Python or Node servers starting need
     ~0.5-1.3 s of CPU, and at equal priority (each in a session, hence an autogroup, of its own) they took that
-    from the agent's start-up on a 2-CPU machine. Below us they use the CPU we leave idle; when the agent waits
-    for a tool call it leaves all of it. Its own process group keeps the terminal's Ctrl-C away from it and lets
+    from the agent's start-up on a 2-CPU machine (nice 10 still cost +200 ms, nice 19 +80-110 ms; benchmarks/
+    README.md). In our autogroup they use the CPU our own threads leave idle; when the agent waits for a tool
+    call it leaves all of it. Its own process group keeps the terminal's Ctrl-C away from it and lets
     `stop` signal its children too. (An unprivileged process cannot raise a priority back, so it stays lower.)"""
     with contextlib.suppress(OSError):  # a stat and a rename: the log then holds this run's stderr only
         if log.stat().st_size > 0:
@@ -100,7 +100,7 @@ def spawn(server: McpServerConfig, env: Mapping[str, str], log: Path) -> subproc
         env=server_environment(server, env), cwd=str(server.cwd) if server.cwd else None, bufsize=0,
         process_group=0)
     with contextlib.suppress(OSError):  # every thread of the group, so a thread started meanwhile is one too
-        os.setpriority(os.PRIO_PGRP, popen.pid, min(os.getpriority(os.PRIO_PROCESS, 0) + NICE, MAX_NICE))
+        os.setpriority(os.PRIO_PGRP, popen.pid, SERVER_NICE)
     return popen
 
 

@@ -63,7 +63,7 @@ def test_a_command_that_does_not_exist_fails_at_spawn(tmp_path: Path):
 
 
 def test_a_server_runs_in_its_own_process_group_below_the_agents_priority(tmp_path: Path):
-    """Its start-up must not slow the agent's own (issue 15): nice 10 for every thread, in the agent's session (so
+    """Its start-up must not slow the agent's own (issue 15): nice 19 for every thread, in the agent's session (so
     under Linux's autogroups it shares the agent's CPU share instead of taking one of its own); its own process
     group, so the terminal's Ctrl-C never reaches it and `stop` can end it with its children."""
     server = McpServerConfig(name="sleeper", command="sh", args=("-c", "sleep 30 & sleep 30"))
@@ -72,7 +72,7 @@ def test_a_server_runs_in_its_own_process_group_below_the_agents_priority(tmp_pa
         fields = Path(f"/proc/{popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
         pgid, sid, nice = int(fields[2]), int(fields[3]), int(fields[16])
         assert (pgid, sid) == (popen.pid, os.getsid(0))
-        assert nice == min(os.getpriority(os.PRIO_PROCESS, 0) + stdio_process.NICE, 19)
+        assert nice == stdio_process.SERVER_NICE == 19
     finally:
         os.killpg(popen.pid, 9)
         popen.wait()
