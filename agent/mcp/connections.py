@@ -327,6 +327,8 @@ class McpConnections:
         if server.popen is None:
             raise server.spawn_error or OSError("it was not spawned")
         server.process = process = await stdio_process.attach(server.popen, self._log_path(server.name))
+        if server.cache is None or server.cache.tools is None:  # its list will need the schema check: import it
+            import jsonschema  # noqa: F401 - now, while the server boots, not once its answer is awaited
         hello = await stdio_process.handshake(process, CLIENT_INFO)
         self._listed(server, hello.tools)
         up.set_result(True)
