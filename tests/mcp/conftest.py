@@ -110,3 +110,12 @@ def which_or_skip(program: str) -> str:
     if found is None:
         pytest.skip(f"{program} is not installed (pip install -e '.[dev]' installs it)")
     return found
+
+
+def cmdline(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""

@@ -21,6 +21,7 @@ from typing import Any
 
 from tests.conftest import GIT_ENV, codex_command, write_provider_config
 from tests.fakes.scripted_server import Reply, ScriptedServer, ToolCall
+from tests.mcp.conftest import cmdline
 
 SERVERS = Path(__file__).parent / "servers"
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
@@ -265,7 +266,7 @@ def test_a_codex_call_without_a_prompt_opens_no_session(git_repo: Path, codex_ho
                 answer = client.call("tools/call", {"name": "codex", "arguments": {"prompt": " "}})
                 assert answer["result"]["isError"] and "prompt must be a non-empty string" in text_of(answer)
             time.sleep(0.5)  # a server spawned by the last call is running by now
-            servers = [pid for pid in _pids() if marker in _cmdline(pid)]
+            servers = [pid for pid in _pids() if marker in cmdline(pid)]
         finally:
             client.close()
     rollouts = list((codex_home / "sessions").rglob("*.jsonl")) if (codex_home / "sessions").exists() else []
@@ -294,7 +295,7 @@ def test_a_codex_call_that_fails_to_open_its_session_stops_the_mcp_servers_it_st
         for _ in range(2):
             answer = client.call("tools/call", {"name": "codex", "arguments": {"prompt": "hi"}})
             assert answer["result"]["isError"] and "NO_SUCH_API_KEY_VARIABLE_XYZ" in text_of(answer), answer
-        running = lambda: [pid for pid in _pids() if marker in _cmdline(pid)]  # noqa: E731
+        running = lambda: [pid for pid in _pids() if marker in cmdline(pid)]  # noqa: E731
         assert wait_until(lambda: not running(), 3), f"{len(running())} MCP server processes left running"
     finally:
         client.close()
@@ -302,11 +303,3 @@ def test_a_codex_call_that_fails_to_open_its_session_stops_the_mcp_servers_it_st
 
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            return file.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""

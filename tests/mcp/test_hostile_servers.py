@@ -28,7 +28,7 @@ from agent.models.tool_grammar import compact_grammar, compact_tools_prompt, gra
 from agent.tools import registry
 from tests.conftest import RunCodex, write_provider_config
 from tests.fakes.scripted_server import Reply, ScriptedServer, ToolCall
-from tests.mcp.conftest import http_table, load, stdio_table
+from tests.mcp.conftest import cmdline, http_table, load, stdio_table
 
 SERVERS = Path(__file__).parent / "servers"
 HOSTILE = SERVERS / "hostile_stdio.py"
@@ -275,7 +275,7 @@ def test_a_server_that_ignores_sigterm_and_stdin_is_killed_within_the_stop_bound
     """Holds: stdin closed, 2 s, SIGTERM (ignored), 2 s, SIGKILL: close() returns in about 4 s and the process is
     gone."""
     connections, tools, _ = started(codex_home, hostile_table("h", "--ignore-term"))
-    [pid] = {int(p) for p in os.listdir("/proc") if p.isdigit() and str(HOSTILE) in _cmdline(int(p))
+    [pid] = {int(p) for p in os.listdir("/proc") if p.isdigit() and str(HOSTILE) in cmdline(int(p))
              and _parent(int(p)) == os.getpid()}  # ours, not another test run's
     try:
         start = time.monotonic()
@@ -292,14 +292,6 @@ def _parent(pid: int) -> int | None:
             return int(stat.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            return file.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def test_a_stderr_flood_does_not_grow_the_servers_log_without_bound(codex_home: Path):
