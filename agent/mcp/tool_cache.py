@@ -79,7 +79,10 @@ def write(path: Path, tools: list[dict[str, Any]], problems: Mapping[str, str]) 
                       sort_keys=True).encode("utf-8")
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(path, data)
+        # One temporary name per entry: a process killed while writing (`codex exec` ends with os._exit) leaves
+        # at most one leftover, which the next write replaces. Two writers at once can at worst leave a broken
+        # entry, which reads as a miss.
+        write_atomic(path, data, temp_name=f".{path.name}.tmp")
         _prune(path)
 
 
