@@ -5,6 +5,12 @@ A wait for a silent model server is one line redrawn in place on a terminal ("wa
 (N s)"), and on a log (a pipe, a CI job) a line at 2, 4, 8, … seconds, so a hung server is visible
 without flooding the log.
 
+Text from outside (a model's message, a command, a tool's name, a server's error) reaches a terminal with its
+control characters shown, not obeyed (`agent/terminal_text.py`): every stderr line, and the final message when
+stdout is a terminal. When stdout is a pipe or a file the final message is written byte for byte, since that is
+the answer a script reads (`codex exec … > answer.md`). `--json` is JSON: control characters are `\\u` escapes
+there, which decode to the exact text.
+
 Renderers only format events; they never change what the session does.
 """
 
@@ -37,9 +43,12 @@ from agent.protocol import (
     Warning,
     event_to_json,
 )
+from agent.terminal_text import BIDI_CONTROLS, visible
 
 STYLES = {"dim": "2", "bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "magenta": "35"}
 KIND_LETTER = {"add": "A", "update": "M", "delete": "D"}
+# json.dumps escapes U+0000-U+001F itself; these it leaves raw with ensure_ascii=False (DEL, C1, bidi controls)
+JSON_ESCAPES = {cp: f"\\u{cp:04x}" for cp in [0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS]}
 
 
 def use_color(choice: str, stream: TextIO, env: dict[str, str] | os._Environ[str] = os.environ) -> bool:
@@ -83,9 +92,9 @@ class JsonRenderer:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ModelWaiting):
             if self._waits.due(event):
-                print(f"status: {event.message}", file=self.err, flush=True)
+                print(f"status: {visible(event.message)}", file=self.err, flush=True)
         elif isinstance(event, Warning | Status):
-            print(f"{event.type}: {event.message}", file=self.err, flush=True)
+            print(f"{event.type}: {visible(event.message)}", file=self.err, flush=True)
         if isinstance(event, Warning):
             self._warning(event)
         if isinstance(event, DISPLAY_ONLY):
@@ -107,7 +116,7 @@ class JsonRenderer:
         self._write(event_to_json(ItemCompleted(ErrorItem(f"warning_{self._warnings}", warning.message))))
 
     def _write(self, body: dict) -> None:
-        self.out.write(json.dumps(body, ensure_ascii=False) + "\n")
+        self.out.write(json.dumps(body, ensure_ascii=False).translate(JSON_ESCAPES) + "\n")
         self.out.flush()
 
     def fatal(self, message: str) -> None:
@@ -119,12 +128,15 @@ class HumanRenderer:
     """Progress on stderr, one line per step; the turn's final message goes to stdout at the end.
 
     An agent message is held back until the next event shows whether it was the final one,
-    so the final answer is printed once (stdout) and intermediate ones go to stderr.
+    so the final answer is printed once (stdout) and intermediate ones go to stderr. Outside text on stderr is
+    always shown with its control characters escaped; the final message only when stdout is a terminal.
     """
 
-    def __init__(self, color: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr, live: bool | None = None):
+    def __init__(self, color: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr, live: bool | None = None,
+                 escape_final: bool | None = None):
         self.color, self.out, self.err = color, out, err
         self.live = _isatty(err) if live is None else live  # redraw the waiting line in place
+        self.escape_final = _isatty(out) if escape_final is None else escape_final
         self._held: str | None = None
         self._waits = WaitLog()
         self._live_line = False
@@ -166,7 +178,7 @@ class HumanRenderer:
         """The one error style of every codex command: `error: <sentence>` (colored when color is on)."""
         self._clear_live_line()
         label = f"\x1b[{STYLES['bold']};{STYLES['red']}merror:\x1b[0m" if self.color else "error:"
-        print(f"{label} {message}", file=self.err, flush=True)
+        print(f"{label} {visible(message)}", file=self.err, flush=True)
 
     def header(self, lines: list[tuple[str, str]]) -> None:
         for label, value in lines:
@@ -193,6 +205,7 @@ class HumanRenderer:
         self._held = None
         self._clear_live_line()
         if text:
+            text = visible(text) if self.escape_final else text
             self.out.write(text if text.endswith("\n") else text + "\n")
             self.out.flush()
 
@@ -203,7 +216,7 @@ class HumanRenderer:
             return
         self._clear_live_line()
         if event.seconds > 0:
-            self.err.write(self._label("model", "dim") + " " + event.message)
+            self.err.write(self._label("model", "dim") + " " + visible(event.message))
             self.err.flush()
             self._live_line = True
 
@@ -229,7 +242,7 @@ class HumanRenderer:
 
     def _line(self, label: str, text: str, style: str) -> None:
         self._clear_live_line()
-        print(f"{self._label(label, style)} {text}", file=self.err, flush=True)
+        print(f"{self._label(label, style)} {visible(text)}", file=self.err, flush=True)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -2,7 +2,8 @@
 
 For a command: the command, its working directory, why the core asks, the model's justification and any
 danger flags. For an edit: the full diff. The screen returns the decision; the app sends it to the session
-(the turn waits until then, so nothing runs before the answer).
+(the turn waits until then, so nothing runs before the answer). All of it comes from the model, so every part is
+`Text` (never markup) with its control characters shown.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from agent.protocol import ApprovalRequested, Decision
+from agent.terminal_text import visible
 from agent.tui.widgets.command_cell import readable_command
 from agent.tui.widgets.diff_view import DiffView, parse_stats
 
@@ -65,8 +67,8 @@ class ApprovalScreen(ModalScreen[Decision]):
                 yield Static("Allow this command?", id="title")
                 yield Static(self._command_details(), id="details")
             else:
-                yield Static(self._patch_title(), id="title")
-                yield Static(Text(f"Why asked: {request.reason}", style="dim"), id="details")
+                yield Static(Text(self._patch_title()), id="title")
+                yield Static(Text(f"Why asked: {visible(request.reason)}", style="dim"), id="details")
                 with VerticalScroll(id="body"):
                     yield DiffView(request.diff or "")
             yield Static(self._keys(), id="keys")
@@ -79,28 +81,28 @@ class ApprovalScreen(ModalScreen[Decision]):
     def _command_details(self) -> Text:
         request = self.request
         text = Text()
-        command = readable_command(request.command or "")
+        command = visible(readable_command(request.command or ""))
         text.append_text(Syntax(command, "bash", theme="ansi_dark" if self.app.current_theme.dark
                                 else "ansi_light", background_color="default").highlight(f"$ {command}"))
         text.rstrip()
         text.append("\n")
         text.append("in ", "dim")
-        text.append(self.cwd_label or "")
+        text.append(visible(self.cwd_label or ""))
         if request.reason:
             text.append("\nwhy asked: ", "dim")
-            text.append(request.reason)
+            text.append(visible(request.reason))
         if request.justification:
             text.append("\nthe model says: ", "dim")
-            text.append(request.justification, "italic")
+            text.append(visible(request.justification), "italic")
         if request.danger_flags:
             text.append("\n⚠ ", "bold red")
-            text.append(", ".join(request.danger_flags), "bold red")
+            text.append(visible(", ".join(request.danger_flags)), "bold red")
         return text
 
     def _patch_title(self) -> str:
         stats = parse_stats(self.request.diff or "")
         files = [f"{s.path} +{s.added} −{s.removed}" for s in stats] or list(self.request.paths)
-        return "Apply these edits?  " + ", ".join(files)
+        return "Apply these edits?  " + visible(", ".join(files))
 
     def _keys(self) -> Text:
         text = Text()

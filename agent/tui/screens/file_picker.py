@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from agent.terminal_text import visible
 from agent.tui.files import Match, fuzzy_filter, list_files
 from agent.tui.screens.list_modal import ListModal
 
@@ -94,7 +95,8 @@ class FilePickerScreen(ListModal):
 
 
 def _highlighted(match: Match) -> Text:
-    text = Text(match.path)
-    for index in match.positions:
-        text.stylize("bold underline", index, index + 1)
+    """The path with the matched characters underlined (and any control character in a file's name shown)."""
+    text, marked = Text(), set(match.positions)
+    for index, char in enumerate(match.path):
+        text.append(visible(char), "bold underline" if index in marked else "")
     return text

@@ -1,7 +1,8 @@
 """A list to choose one thing from: /approvals presets, /model, the sessions to resume, trusting a folder.
 
 Optionally filtered by typing; with `free_text`, Enter on text that matches no option returns that text
-(so /model accepts a model name that no listing knows).
+(so /model accepts a model name that no listing knows). Titles and choices may hold outside text (a folder's
+path, a server's model names, an old prompt), so they are `Text` with their control characters shown.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from agent.terminal_text import visible
 from agent.tui.screens.list_modal import ListModal
 
 
@@ -65,9 +67,9 @@ class PickerScreen(ListModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="frame"):
-            yield Static(self.title_text, id="title")
+            yield Static(Text(visible(self.title_text)), id="title")
             if self.subtitle:
-                yield Static(self.subtitle, id="subtitle")
+                yield Static(Text(visible(self.subtitle)), id="subtitle")
             if self.filter_placeholder is not None:
                 yield Input(placeholder=self.filter_placeholder)
             yield OptionList()
@@ -84,9 +86,10 @@ class PickerScreen(ListModal):
         self._shown = choices
         options = self.query_one(OptionList)
         options.clear_options()
-        width = max((len(c.label) for c in choices), default=0) + 3
+        width = max((len(visible(c.label)) for c in choices), default=0) + 3
         options.add_options(
-            Option(Text.assemble((c.label.ljust(width), "bold"), (c.description, "dim"))) for c in choices
+            Option(Text.assemble((visible(c.label).ljust(width), "bold"), (visible(c.description), "dim")))
+            for c in choices
         )
         if choices:
             options.highlighted = min(highlight, len(choices) - 1)

@@ -1,4 +1,7 @@
-"""/status: what this session runs on and how much it has used, from the session's `StatusReport`."""
+"""/status: what this session runs on and how much it has used, from the session's `StatusReport`.
+
+Values are `Text` with their control characters shown: a str cell of a Rich table would be read as markup, and
+a model's name, an endpoint or a path come from outside."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from agent.context_budget import percent_used
+from agent.terminal_text import visible
 from agent.tui.widgets.status_bar import human_count
 
 if TYPE_CHECKING:
@@ -53,7 +57,7 @@ def status_table(status: SessionStatus, extras: StatusExtras) -> Table:
     rows.append(("Session", status.thread_id))
     rows.append(("Rollout", str(status.rollout) if status.rollout else "(ephemeral: not recorded)"))
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(visible(value)) if isinstance(value, str) else value)
     return table
 
 

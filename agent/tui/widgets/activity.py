@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
 
+from agent.terminal_text import visible
+
 FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
@@ -60,7 +62,7 @@ class ActivityLine(Widget):
 
     def render(self) -> Text:
         elapsed = int(time.monotonic() - self._started)
-        text = Text.assemble((FRAMES[self._frame] + " ", "bold"), (self.label, "bold"), f" · {elapsed}s")
+        text = Text.assemble((FRAMES[self._frame] + " ", "bold"), (visible(self.label), "bold"), f" · {elapsed}s")
         if self.hint:
             text.append(f" · {self.hint}", "dim")
         text.truncate(max(self.content_size.width, 1), overflow="ellipsis")

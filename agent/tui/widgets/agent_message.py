@@ -14,6 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from agent.terminal_text import visible
+
 
 class AgentMessage(Vertical):
     DEFAULT_CSS = """
@@ -36,7 +38,7 @@ class AgentMessage(Vertical):
         self.text = text
         self.completed = False
         self._committed = 0  # characters of `text` handed to the Markdown widget
-        self._markdown = Markdown(text)
+        self._markdown = Markdown(visible(text))
         self._tail = Static(classes="agent-message--tail")
         self._tail.display = False  # toggled directly: a class on this widget would restyle every Markdown block
         self._stream: MarkdownStream | None = None
@@ -53,10 +55,10 @@ class AgentMessage(Vertical):
         if cut > self._committed:
             if self._stream is None:
                 self._stream = Markdown.get_stream(self._markdown)
-            await self._stream.write(self.text[self._committed:cut])
+            await self._stream.write(visible(self.text[self._committed:cut]))
             self._committed = cut
         tail = self.text[self._committed:]
-        self._tail.update(Text(tail))
+        self._tail.update(Text(visible(tail)))
         self._tail.display = bool(tail)
 
     async def finish(self, text: str) -> None:
@@ -68,7 +70,7 @@ class AgentMessage(Vertical):
         committed = self.text[: self._committed]
         if committed and text.startswith(committed):
             if len(text) > self._committed:
-                await self._markdown.append(text[self._committed:])
+                await self._markdown.append(visible(text[self._committed:]))
         else:
-            await self._markdown.update(text)
+            await self._markdown.update(visible(text))
         self.text, self._committed = text, len(text)

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from agent.protocol import CommandExecution
+from agent.terminal_text import visible
 
 KEPT_CHARS = 64 * 1024
 KEPT_LINES = 500
@@ -25,9 +26,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*(\x07|\x1b\\)")
 
 
 def clean_output(text: str) -> list[str]:
-    """Lines as a terminal would leave them: escape sequences dropped, carriage-return overwrites applied."""
-    text = _ANSI.sub("", text)
-    return [line.rsplit("\r", 1)[-1] if "\r" in line else line for line in text.split("\n")]
+    """Lines as a terminal would leave them: escape sequences dropped, carriage-return overwrites applied (a CRLF
+    line end is a line end); any control character left after that is shown escaped, never sent on."""
+    text = _ANSI.sub("", text).replace("\r\n", "\n")
+    return [visible(line.rsplit("\r", 1)[-1] if "\r" in line else line) for line in text.split("\n")]
 
 
 SHELLS = {"bash", "sh", "zsh", "dash"}
@@ -131,12 +133,12 @@ class CommandCell(Widget, can_focus=True):
             "declined": ("⊘", "command--icon-failed"),
         }[self.status]
         header = Text.assemble((icon + " ", style(icon_style)), ("$ ", style("command--meta")),
-                               (self.command, style("command--command")))
-        meta = [f"in {self.cwd_label}"]
+                               (visible(self.command), style("command--command")))
+        meta = [f"in {visible(self.cwd_label)}"]
         if self.running:
             meta.append("running…")
         elif self.status == "declined":
-            meta.append("not run" + (f": {self.reason}" if self.reason else ""))
+            meta.append("not run" + (f": {visible(self.reason)}" if self.reason else ""))
         else:
             if self.exit_code is not None:
                 meta.append(f"exit {self.exit_code}")

@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from agent.protocol import FileChangeItem
+from agent.terminal_text import visible
 from agent.tui.widgets.diff_view import DiffView, parse_stats
 
 KIND_WORDS = {"add": "Added", "delete": "Deleted", "update": "Edited"}
@@ -75,13 +76,13 @@ class DiffCell(Vertical, can_focus=True):
             name = self._label(change.path)
             if item.status == "completed":
                 header.append(f"{KIND_WORDS.get(change.kind, 'Edited')} ", style="bold")
-            header.append(name)
+            header.append(visible(name))
             stat = stats.get(name)
             if stat:
                 header.append(f" +{stat.added}", style="bold green")
                 header.append(f" −{stat.removed}", style="bold red")
         if item.error:
-            header.append(f"\n  {item.error}", style="italic")
+            header.append(f"\n  {visible(item.error)}", style="italic")
         self._header.update(header)
 
     def action_toggle(self) -> None:

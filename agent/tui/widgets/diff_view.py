@@ -1,7 +1,7 @@
 """A unified diff as the user reads it: per file a header with +/− counts, then each hunk with line numbers,
 syntax-highlighted code and added/removed lines tinted. Parsed with unidiff; text that does not parse is
-shown with plain +/− colouring instead of failing. Used by the transcript's diff cells, the approval modal
-and /diff.
+shown with plain +/− colouring instead of failing. Control characters in it (a file's own ESC bytes) are shown
+escaped, never sent to the terminal. Used by the transcript's diff cells, the approval modal and /diff.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from rich.text import Text
 from textual.widget import Widget
 from unidiff import PatchedFile, PatchSet
 from unidiff.errors import UnidiffParseError
+
+from agent.terminal_text import visible
 
 MAX_LINES = 4000  # beyond this a diff is cut (with a note), so /diff of a huge change stays responsive
 
@@ -107,7 +109,7 @@ class DiffView(Widget):
         if not self.diff.strip():
             return Text("(no changes)", style=self._style("diff--note"))
         try:
-            patch = PatchSet(self.diff)
+            patch = PatchSet(visible(self.diff))
         except UnidiffParseError:
             return self._plain()
         if not len(patch):
@@ -174,7 +176,7 @@ class DiffView(Widget):
 
     def _plain(self) -> Text:
         text = Text()
-        for line in self.diff.splitlines()[:MAX_LINES]:
+        for line in visible(self.diff).splitlines()[:MAX_LINES]:
             if line.startswith("+") and not line.startswith("+++"):
                 text.append(line + "\n", style=self._style("diff--added-sign"))
             elif line.startswith("-") and not line.startswith("---"):

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from agent.protocol import McpToolCall
+from agent.terminal_text import visible
 
 PREVIEW_LINES = 4
 ARGUMENTS_CHARS = 200
@@ -36,12 +37,12 @@ class McpCell(Static):
         arguments = json.dumps(item.arguments, ensure_ascii=False) if item.arguments else ""
         if len(arguments) > ARGUMENTS_CHARS:
             arguments = arguments[:ARGUMENTS_CHARS] + "…"
-        text = Text.assemble((f"{mark} ", style), ("MCP ", "dim"), (f"{item.server}.{item.tool}", "bold"),
-                             (f"({arguments})", ""))
+        text = Text.assemble((f"{mark} ", style), ("MCP ", "dim"), (visible(f"{item.server}.{item.tool}"), "bold"),
+                             (f"({visible(arguments)})", ""))
         if item.duration_ms is not None:
             text.append(f"  {item.duration_ms} ms", style="dim")
         for line in self._preview(item):
-            text.append(f"\n  {line}", style="red" if item.error else "dim")
+            text.append(f"\n  {visible(line)}", style="red" if item.error else "dim")
         self.update(text)
 
     @staticmethod

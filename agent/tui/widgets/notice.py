@@ -8,6 +8,8 @@ from typing import Literal
 from rich.text import Text
 from textual.widgets import Static
 
+from agent.terminal_text import visible
+
 NoticeKind = Literal["info", "warning", "error", "decision", "interrupted"]
 ICONS = {"info": "•", "warning": "⚠", "error": "✖", "decision": "›", "interrupted": "■"}
 
@@ -30,6 +32,6 @@ class Notice(Static):
     """
 
     def __init__(self, message: str, kind: NoticeKind = "info", **kwargs):
-        super().__init__(Text(f"{ICONS[kind]} {message}"), classes=f"-{kind}", **kwargs)
+        super().__init__(Text(f"{ICONS[kind]} {visible(message)}"), classes=f"-{kind}", **kwargs)
         self.kind = kind
         self.message = message

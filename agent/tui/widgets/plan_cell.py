@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from agent.protocol import TodoList
+from agent.terminal_text import visible
 
 MARKS = {"completed": ("✔", "strike dim"), "in_progress": ("◐", "bold"), "pending": ("□", "")}
 
@@ -29,10 +30,10 @@ class PlanCell(Static):
         done = sum(1 for entry in item.items if entry.completed)
         text = Text.assemble(("Plan", "bold"), (f"  {done}/{len(item.items)} done", "dim"))
         if item.explanation:
-            text.append(f"\n{item.explanation}", style="italic")
+            text.append(f"\n{visible(item.explanation)}", style="italic")
         for entry in item.items:
             status = "completed" if entry.completed else entry.status
             mark, style = MARKS.get(status, MARKS["pending"])
             text.append(f"\n {mark} ")
-            text.append(entry.text, style=style)
+            text.append(visible(entry.text), style=style)
         self.update(text)

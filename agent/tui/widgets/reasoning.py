@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Collapsible, Static
 
+from agent.terminal_text import visible
+
 
 class Reasoning(Collapsible):
     DEFAULT_CSS = """
@@ -20,15 +22,15 @@ class Reasoning(Collapsible):
     """
 
     def __init__(self, text: str = "", **kwargs):
-        self._body = Static(Text(text, style="italic"))
+        self._body = Static(Text(visible(text), style="italic"))
         super().__init__(self._body, title="Thinking", collapsed=True, **kwargs)
         self.text = text
 
     def append(self, delta: str) -> None:
         self.text += delta
-        self._body.update(Text(self.text, style="italic"))
+        self._body.update(Text(visible(self.text), style="italic"))
 
     def finish(self, text: str) -> None:
         self.text = text
-        self._body.update(Text(text, style="italic"))
+        self._body.update(Text(visible(text), style="italic"))
         self.title = f"Thought ({len(text.split())} words)"

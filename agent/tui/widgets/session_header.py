@@ -1,6 +1,7 @@
 """The box at the top of the transcript: which version, model, directory, sandbox and approval mode this session
 runs with, so the screen is never blank while the model loads. It shows what it is given; the app fills it in
-(from the configuration at once, then from the loaded model) and never changes it after the session starts."""
+(from the configuration at once, then from the loaded model) and never changes it after the session starts.
+Every value is a `Text` (a str cell of a Rich table would be read as markup) with its control characters shown."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
+
+from agent.terminal_text import visible
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,11 @@ def header_table(info: HeaderInfo) -> Group:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row("model:", Text.assemble(info.model, (f" · {info.provider}" if info.provider else "", "dim")))
-    table.add_row("directory:", info.cwd)
-    table.add_row("sandbox:", info.sandbox)
-    table.add_row("approval:", info.approval)
+    provider = f" · {visible(info.provider)}" if info.provider else ""
+    table.add_row("model:", Text.assemble(visible(info.model), (provider, "dim")))
+    table.add_row("directory:", Text(visible(info.cwd)))
+    table.add_row("sandbox:", Text(visible(info.sandbox)))
+    table.add_row("approval:", Text(visible(info.approval)))
     title = Text.assemble((">_ ", "bold"), ("Codex", "bold"), (f" (codex-local {info.version})", "dim"))
     return Group(title, Text(), table)
 

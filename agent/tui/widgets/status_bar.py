@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from agent.context_budget import percent_used
+from agent.terminal_text import visible
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,13 @@ class StatusLine:
 
 ACTIVITY_MIN_CELLS = 24
 SANDBOX_LABELS = {"danger-full-access": "full-access", "workspace-write": "workspace-write", "read-only": "read-only"}
+
+
+def _shown(line: StatusLine) -> StatusLine:
+    """The line with the control characters of its texts (a server's model name, a status message) shown."""
+    return replace(line, model=visible(line.model), provider=visible(line.provider), cwd=visible(line.cwd),
+                   branch=visible(line.branch) if line.branch else line.branch, activity=visible(line.activity),
+                   sandbox=visible(line.sandbox), approval=visible(line.approval))
 
 
 def human_count(n: int) -> str:
@@ -73,24 +81,25 @@ class StatusBar(Widget):
     def render(self) -> Text:
         """Everything that fits; on a narrow line the provider name goes first, then the speed, then the cwd."""
         width = self.content_size.width or 80
-        where = self._line((), only_where=True)
+        shown = _shown(self.line)
+        where = self._line(shown, (), only_where=True)
         choices = ((), ("provider",), ("provider", "speed"))
-        lines = [self._line((*dropped, "where")) for dropped in choices]
+        lines = [self._line(shown, (*dropped, "where")) for dropped in choices]
         text = next((line for line in lines if width - line.cell_len - 2 >= min(where.cell_len, 12)), None)
         if text is None:  # no room for branch and cwd at all
             text = next((line for line in lines if line.cell_len <= width), lines[-1])
         else:
             room = width - text.cell_len - 2
             if where.cell_len > room:
-                branch = f"{self.line.branch} · " if self.line.branch and len(self.line.branch) < room // 2 else ""
-                where = Text(branch + "…" + self.line.cwd[-(room - len(branch) - 1):], style=where.style)
+                branch = f"{shown.branch} · " if shown.branch and len(shown.branch) < room // 2 else ""
+                where = Text(branch + "…" + shown.cwd[-(room - len(branch) - 1):], style=where.style)
             text.append(" " * (width - text.cell_len - where.cell_len))
             text.append_text(where)
         text.truncate(width, overflow="ellipsis")
         return text
 
-    def _line(self, dropped: tuple[str, ...], only_where: bool = False) -> Text:
-        line, style = self.line, self.get_component_rich_style
+    def _line(self, line: StatusLine, dropped: tuple[str, ...], only_where: bool = False) -> Text:
+        style = self.get_component_rich_style
         muted = style("status--muted")
         where = f"{line.branch} · {line.cwd}" if line.branch else line.cwd
         if only_where:

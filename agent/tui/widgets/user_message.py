@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from agent.terminal_text import visible
+
 
 class UserMessage(Static):
     DEFAULT_CSS = """
@@ -18,5 +20,5 @@ class UserMessage(Static):
     """
 
     def __init__(self, text: str, **kwargs):
-        super().__init__(Text(text), **kwargs)
+        super().__init__(Text(visible(text)), **kwargs)
         self.text = text
