@@ -11,6 +11,7 @@ render the other. Map (docs/architecture.md has the data flow of one turn):
 - below the core: `models/` (back ends), `tools/` (what the model can call), `safety/` (policy and sandbox),
   `mcp/` (MCP client and server), `config.py`, `instructions.py` (AGENTS.md), `fileio.py`, `git.py`
 - front ends: `exec.py` + `exec_output.py` (headless), `tui/` (Textual), `mcp/server.py` (`codex mcp-server`);
+  `terminal_text.py` (outside text made safe for a terminal, for both);
   `cli.py` parses the command line and imports each front end only when it runs.
 
 Nothing in the core imports Textual; nothing in `tui/` decides policy; `safety/` imports nothing above it.
