@@ -196,8 +196,8 @@ def test_two_concurrent_calls_on_one_thread_run_one_after_the_other(git_repo: Pa
 def test_a_client_that_disconnects_mid_turn_stops_the_turn_and_the_process(git_repo: Path, codex_home: Path):
     """The client closes stdin while the turn runs a command (`sleep 3; touch late.txt`). Before the fix the
     process stayed until the turn ended on its own: the command finished, the file appeared, and the model was
-    asked again for a client that is gone. Expected: the end of stdin interrupts the running turns (their commands killed) and the
-    process exits within a couple of seconds."""
+    asked again for a client that is gone. Expected: the end of stdin interrupts the running turns (their
+    commands killed) and the process exits within a couple of seconds."""
     marker = git_repo / "late.txt"
     script = [Reply(tool_calls=(ToolCall("shell", {"command": ["bash", "-c", "sleep 3; touch late.txt"]}),)),
               Reply(text="Done.")]
