@@ -154,17 +154,19 @@ class McpConnections:
         for server in self._servers.values():
             if server.cached_tools is None:
                 self._wait_settled(server)
-        if warn is not None:
-            self.report(warn)
         with self._lock:
             if self._tools is None or self._refresh_due():
                 self._tools = self._collect()
+            tools = list(self._tools.values())
+            schema_warnings = [message for server in self._servers.values() for message in server.schema_warnings]
             if warn is not None:
                 for server in self._servers.values():
-                    for message in server.schema_warnings:
-                        warn(message)
                     server.schema_warnings = []
-            return list(self._tools.values())
+        if warn is not None:  # after the collection, which may have found a changed list
+            self.report(warn)
+            for message in schema_warnings:
+                warn(message)
+        return tools
 
     def tool(self, qualified: str) -> McpTool | None:
         with self._lock:

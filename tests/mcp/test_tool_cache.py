@@ -99,6 +99,20 @@ def test_a_changed_list_is_said_once_and_the_current_one_is_offered_from_the_nex
     assert [t["name"] for t in entry.tools] == ["kept", "added"], "the current list is kept for the next run"
 
 
+def test_the_request_that_first_offers_a_changed_list_says_so(codex_home: Path, tmp_path: Path):
+    text = table(state(tmp_path / "s", ["old"]))
+    run_once(codex_home, text)
+    state(tmp_path / "s", ["new"], delay=1.0)
+    connections, tools, warnings, _ = session(codex_home, text)
+    try:
+        assert names(tools) == ["old"] and warnings == []
+        time.sleep(3)  # the server is up
+        assert names(connections.tools(warnings.append)) == ["new"]
+        assert len(warnings) == 1 and "now lists other tools" in warnings[0]
+    finally:
+        connections.close()
+
+
 def test_a_server_that_no_longer_starts_answers_calls_to_its_cached_tools_with_its_failure(
         codex_home: Path, tmp_path: Path):
     text = table(state(tmp_path / "s", ["tool1"]))
