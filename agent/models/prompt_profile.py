@@ -26,7 +26,7 @@ from importlib import resources
 
 from agent.models import demo_selection, tool_grammar
 from agent.models.base import Message, ModelRequest, ToolSpec
-from agent.models.quirks import ModelQuirks
+from agent.models.quirks import MCP_TOOL_PREFIX, ModelQuirks
 from agent.models.slot_values import SlotValues
 
 DEMO_ELAPSED_S = 0.0
@@ -88,8 +88,8 @@ class _Choice:
 
 def _name_words(name: str) -> frozenset[str]:
     """An MCP tool's server and tool names as selection words: mcp__time__get_current_time -> time, get, current."""
-    parts = name.split("__")[1:]
-    return frozenset(demo_selection.words(" ".join(p.replace("_", " ").replace("-", " ") for p in parts)))
+    words = name.removeprefix(MCP_TOOL_PREFIX).replace("_", " ").replace("-", " ")
+    return frozenset(demo_selection.words(words))
 
 
 @cache
@@ -99,7 +99,7 @@ def _examples_vocabulary() -> frozenset[str]:
 
 
 def _is_mcp(tool: ToolSpec) -> bool:
-    return tool.name.startswith("mcp__")
+    return tool.name.startswith(MCP_TOOL_PREFIX)
 
 
 TURN_DEMONSTRATIONS = 1  # examples chosen per request (agent.models.demo_selection); more confused SmolLM2-135M
