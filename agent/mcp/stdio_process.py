@@ -93,7 +93,7 @@ def spawn(server: McpServerConfig, env: Mapping[str, str], log: Path) -> subproc
     call it leaves all of it. Its own process group keeps the terminal's Ctrl-C away from it and lets
     `stop` signal its children too. (An unprivileged process cannot raise a priority back, so it stays lower.)"""
     with contextlib.suppress(OSError):  # a stat and a rename: the log then holds this run's stderr only
-        if log.stat().st_size > 0:
+        if log.lstat().st_size > 0:  # a symlink planted there is moved away too, never written through
             os.replace(log, log.with_name(log.name + ".1"))
     popen = subprocess.Popen(
         [server.command or "", *server.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -128,7 +128,7 @@ class _StderrLog(asyncio.Protocol):
         if log is not None:
             with contextlib.suppress(OSError):
                 log.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                self._fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
                 self._start = os.lseek(self._fd, 0, os.SEEK_END)
 
     def data_received(self, data: bytes) -> None:

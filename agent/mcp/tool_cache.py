@@ -61,7 +61,7 @@ def entry_path(codex_home: Path, server: McpServerConfig, env: Mapping[str, str]
 
 def read(path: Path) -> CachedList:
     try:
-        with open(path, "rb") as entry:
+        with open(os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW), "rb") as entry:  # never a symlink's
             data = json.load(entry)
     except (OSError, ValueError):
         return CachedList(path, None)

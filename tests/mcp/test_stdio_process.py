@@ -121,6 +121,19 @@ def test_the_log_holds_this_run_and_the_last_one_is_kept_as_dot_1(tmp_path: Path
     assert log.with_name("mcp-writer.log.1").read_text() == "first run\n"
 
 
+@pytest.mark.parametrize("victim_content", ["", "# the user's file\n"])
+def test_a_symlink_planted_at_the_log_is_never_written_through(tmp_path: Path, victim_content: str):
+    """Whoever can write CODEX_HOME/log must not get a server's stderr appended to another file (~/.bashrc)."""
+    victim = tmp_path / "bashrc"
+    victim.write_text(victim_content)
+    log = tmp_path / "log" / "mcp-writer.log"
+    log.parent.mkdir()
+    log.symlink_to(victim)
+    run_to_exit("import sys; sys.stderr.write('echo owned\\n')", log)
+    assert victim.read_text() == victim_content
+    assert not log.is_symlink() or not log.exists() or log.resolve() != victim.resolve()
+
+
 def test_a_flooded_log_keeps_its_start_and_its_newest_output_within_the_cap(tmp_path: Path):
     log = tmp_path / "mcp-writer.log"
     code = ("import sys\nsys.stderr.write('starting\\n')\nfor i in range(6 * 1024):\n"

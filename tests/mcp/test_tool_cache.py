@@ -145,6 +145,22 @@ def test_the_key_sees_the_command_line_and_an_edited_server_file(codex_home: Pat
     assert seconds >= 1.5, "an edited server file is a new key"
 
 
+def test_a_symlink_at_an_entry_is_not_read_and_the_next_write_replaces_it_not_its_target(
+        codex_home: Path, tmp_path: Path):
+    directory = state(tmp_path / "s", ["tool1"], delay=1.5)
+    config = load(codex_home, table(directory))
+    entry = tool_cache.entry_path(codex_home, config.mcp_servers["hand"], os.environ, Path.cwd())
+    planted = tmp_path / "planted.json"
+    planted.write_text(json.dumps({"format": tool_cache.FORMAT, "tools": [{"name": "planted", "inputSchema": {}}]}))
+    entry.parent.mkdir(parents=True)
+    entry.symlink_to(planted)
+    connections, tools, _, seconds = session(codex_home, table(directory))
+    connections.close()
+    assert names(tools) == ["tool1"] and seconds >= 1.5, "a symlinked entry is a miss"
+    assert "planted" in planted.read_text() and not entry.is_symlink()
+    assert [t["name"] for t in tool_cache.read(entry).tools] == ["tool1"]
+
+
 def test_an_entry_holds_no_environment_value_and_each_server_keeps_eight(codex_home: Path, tmp_path: Path):
     run_once(codex_home, table(state(tmp_path / "s", ["tool1"]), env={"API_KEY": "s3cret-value"}))
     cached = list((codex_home / "cache" / "mcp-tools").iterdir())
