@@ -193,28 +193,42 @@ def test_two_concurrent_calls_on_one_thread_run_one_after_the_other(git_repo: Pa
     assert "Answer one." in bodies[2] or "Answer two." in bodies[2], "the later turn saw the earlier one"
 
 
+def late_touch_script() -> list[Reply]:
+    """A turn whose command takes 3 s and then leaves late.txt, then the answer."""
+    return [Reply(tool_calls=(ToolCall("shell", {"command": ["bash", "-c", "sleep 3; touch late.txt"]}),)),
+            Reply(text="Done.")]
+
+
+def model_requests(server: ScriptedServer) -> int:
+    return len([r for r in server.requests if r.method == "POST"])
+
+
+def start_late_touch(client: RawClient, server: ScriptedServer) -> int:
+    """Start a `codex` call running late_touch_script's command; its request id, once the command runs."""
+    client.initialize()
+    request_id = client.request("tools/call", {"name": "codex", "arguments": {
+        "prompt": "touch late.txt", "approval-policy": "never", "sandbox": "workspace-write"}})
+    assert wait_until(lambda: model_requests(server) >= 1, 20)
+    time.sleep(0.5)  # the shell call is running
+    return request_id
+
+
 def test_a_client_that_disconnects_mid_turn_stops_the_turn_and_the_process(git_repo: Path, codex_home: Path):
     """The client closes stdin while the turn runs a command (`sleep 3; touch late.txt`). Before the fix the
     process stayed until the turn ended on its own: the command finished, the file appeared, and the model was
     asked again for a client that is gone. Expected: the end of stdin interrupts the running turns (their
     commands killed) and the process exits within a couple of seconds."""
     marker = git_repo / "late.txt"
-    script = [Reply(tool_calls=(ToolCall("shell", {"command": ["bash", "-c", "sleep 3; touch late.txt"]}),)),
-              Reply(text="Done.")]
-    with ScriptedServer(script) as server:
+    with ScriptedServer(late_touch_script()) as server:
         write_provider_config(codex_home, server)
         client = RawClient(codex_home, git_repo)
         try:
-            client.initialize()
-            client.request("tools/call", {"name": "codex", "arguments": {
-                "prompt": "touch late.txt", "approval-policy": "never", "sandbox": "workspace-write"}})
-            assert wait_until(lambda: len([r for r in server.requests if r.method == "POST"]) >= 1, 20)
-            time.sleep(0.5)  # the shell call is running
+            start_late_touch(client, server)
             disconnected = time.monotonic()
             client.disconnect()
             exited = wait_until(lambda: client.process.poll() is not None, 2)
             time.sleep(max(0.0, disconnected + 4.0 - time.monotonic()))
-            requests_after = len([r for r in server.requests if r.method == "POST"])
+            requests_after = model_requests(server)
         finally:
             client.close()
     assert (exited, marker.exists(), requests_after) == (True, False, 1), \
@@ -227,22 +241,16 @@ def test_a_cancelled_call_interrupts_its_turn(git_repo: Path, codex_home: Path):
     finishes and the model is asked again, for an answer nobody will read; the thread's next `codex-reply`
     waits for all of it. Expected: cancelling the request interrupts the turn (agent.protocol.Interrupt)."""
     marker = git_repo / "late.txt"
-    script = [Reply(tool_calls=(ToolCall("shell", {"command": ["bash", "-c", "sleep 3; touch late.txt"]}),)),
-              Reply(text="Done.")]
-    with ScriptedServer(script) as server:
+    with ScriptedServer(late_touch_script()) as server:
         write_provider_config(codex_home, server)
         client = RawClient(codex_home, git_repo)
         try:
-            client.initialize()
-            request_id = client.request("tools/call", {"name": "codex", "arguments": {
-                "prompt": "touch late.txt", "approval-policy": "never", "sandbox": "workspace-write"}})
-            assert wait_until(lambda: len([r for r in server.requests if r.method == "POST"]) >= 1, 20)
-            time.sleep(0.5)  # the shell call is running
+            request_id = start_late_touch(client, server)
             cancelled = time.monotonic()
             client.send({"method": "notifications/cancelled", "params": {"requestId": request_id,
                                                                           "reason": "the user pressed stop"}})
             time.sleep(max(0.0, cancelled + 4.0 - time.monotonic()))
-            requests_after = len([r for r in server.requests if r.method == "POST"])
+            requests_after = model_requests(server)
         finally:
             client.close()
     assert (marker.exists(), requests_after) == (False, 1), "(the command finished, model requests) after cancel"

@@ -161,6 +161,32 @@ def test_a_symlink_at_an_entry_is_not_read_and_the_next_write_replaces_it_not_it
     assert [t["name"] for t in tool_cache.read(entry).tools] == ["tool1"]
 
 
+def test_a_writer_killed_mid_write_leaves_the_old_entry_and_one_leftover_the_next_write_replaces(tmp_path: Path):
+    """`kill -9` while an entry is written: the entry is the old one or the new one, never half of one."""
+    path = tool_cache.entry_path(tmp_path, McpServerConfig("srv", "prog"), {}, tmp_path)
+    tool_cache.write(path, [{"name": "old", "inputSchema": {}}], problems={})
+    code = f"""if True:
+        import os, sys
+        from pathlib import Path
+        import agent.fileio as fileio
+        from agent.mcp import tool_cache
+        real = fileio.write_all
+        def write_half(fd, data):
+            real(fd, data[: len(data) // 2])
+            os.kill(os.getpid(), 9)
+        fileio.write_all = write_half
+        tool_cache.write(Path({str(path)!r}), [{{"name": "new", "inputSchema": {{}}}}], problems={{}})
+    """
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    assert [t["name"] for t in tool_cache.read(path).tools] == ["old"]
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert leftovers == [f".{path.name}.tmp"]
+    tool_cache.write(path, [{"name": "new", "inputSchema": {}}], problems={})
+    assert [t["name"] for t in tool_cache.read(path).tools] == ["new"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
 def test_an_entry_holds_no_environment_value_and_each_server_keeps_eight(codex_home: Path, tmp_path: Path):
     run_once(codex_home, table(state(tmp_path / "s", ["tool1"]), env={"API_KEY": "s3cret-value"}))
     cached = list((codex_home / "cache" / "mcp-tools").iterdir())
